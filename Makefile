@@ -1,0 +1,41 @@
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.DEFAULT_GOAL := help
+.PHONY: help install run worker test lint fmt migrate bench
+
+help: ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+install: $(VENV)/.installed ## create .venv and install requirements.txt
+
+run: install ## start web, worker, beat and Flower (embedded PostgreSQL and Redis unless configured)
+	$(PY) -m engine.stack run
+
+worker: install ## start one more worker against DATABASE_URL / REDIS_URL
+	$(PY) -m celery -A engine worker --concurrency $${WORKER_CONCURRENCY:-10} -l info
+
+test: install ## run the test suite against real PostgreSQL, Redis, Celery and daphne
+	$(PY) -m pytest
+
+bench: install ## place orders in bursts and at a steady rate; figures go to BENCHMARKS.md
+	$(PY) -m bench
+
+lint: install ## ruff check and format check
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+fmt: install ## format the code
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+migrate: install ## apply migrations to DATABASE_URL
+	$(PY) manage.py migrate

@@ -1,0 +1,16 @@
+"""Errors a venue raises; a transient one is worth retrying."""
+
+
+class VenueError(Exception):
+    """A transient venue failure: timeouts, dropped connections, a busy node."""
+
+    def __init__(self, venue: str, message: str):
+        super().__init__(f"{venue}: {message}")
+        self.venue = venue
+
+
+class NoRouteAvailable(VenueError):
+    """No venue answered with a usable quote."""
+
+    def __init__(self, errors: list[str]):
+        super().__init__("router", "no venue could quote: " + "; ".join(errors))

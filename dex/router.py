@@ -1,0 +1,59 @@
+"""Asks every venue for a quote at once and picks the best execution."""
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from dex.errors import NoRouteAvailable, VenueError
+from dex.ledger import Ledger
+from dex.meteora import Meteora
+from dex.models import Quote
+from dex.raydium import Raydium
+from dex.venue import SimulatedVenue, Simulation
+
+
+@dataclass(frozen=True)
+class Routing:
+    """Every venue's answer and the chosen quote."""
+
+    quotes: list[Quote]
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def best(self) -> Quote:
+        return best_quote(self.quotes, self.errors)
+
+
+def best_quote(quotes: list[Quote], errors: dict[str, str] | None = None) -> Quote:
+    """The quote with the largest amount out after fees; on a tie, the earlier venue wins."""
+    if not quotes:
+        raise NoRouteAvailable([f"{venue}: {error}" for venue, error in (errors or {}).items()])
+    # max() keeps the first of equal elements, so the venue order settles ties.
+    return max(quotes, key=lambda quote: quote.amount_out)
+
+
+class Router:
+    def __init__(self, venues: list[SimulatedVenue]) -> None:
+        self.venues = {venue.name: venue for venue in venues}
+        self._pool = ThreadPoolExecutor(max_workers=len(venues), thread_name_prefix="quote")
+
+    def route(self, token_in: str, token_out: str, amount_in: Decimal, *, key: str) -> Routing:
+        """Quote on all venues concurrently; a venue that fails is left out and named in errors."""
+        futures = {
+            name: self._pool.submit(venue.quote, token_in, token_out, amount_in, key=key)
+            for name, venue in self.venues.items()
+        }
+        quotes, errors = [], {}
+        for name, future in futures.items():
+            try:
+                quotes.append(future.result())
+            except VenueError as exc:
+                errors[name] = str(exc)
+        return Routing(quotes=quotes, errors=errors)
+
+    def venue(self, name: str) -> SimulatedVenue:
+        return self.venues[name]
+
+
+def build_router(*, simulation: Simulation, ledger: Ledger) -> Router:
+    return Router([Raydium(simulation=simulation, ledger=ledger), Meteora(simulation=simulation, ledger=ledger)])

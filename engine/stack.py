@@ -1,0 +1,184 @@
+"""`make run`: the whole engine in one terminal, and all of it stopped again by Ctrl-C.
+
+Starts embedded PostgreSQL and Redis unless DATABASE_URL / REDIS_URL are set, migrates, makes
+sure a demo admin exists, then runs web (daphne), worker, beat and Flower with their output
+prefixed by name. Ctrl-C or SIGTERM stops the processes that use the servers first (the worker
+finishes its in-flight orders), then the servers.
+"""
+
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+from engine.devservers import EmbeddedPostgres, EmbeddedRedis
+
+ROOT = Path(__file__).resolve().parent.parent
+STOP_SECONDS = 60
+COLORS = ["\033[36m", "\033[33m", "\033[35m", "\033[32m", "\033[34m"]
+RESET = "\033[0m"
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to SIGTERM the child if the launcher itself is killed, so nothing is orphaned."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+class Stack:
+    def __init__(self) -> None:
+        self.data_dir = Path(os.environ.get("ENGINE_DATA_DIR", ROOT / ".data")).resolve()
+        self.port = int(os.environ.get("PORT", "8000"))
+        self.flower_port = int(os.environ.get("FLOWER_PORT", "5555"))
+        self.concurrency = os.environ.get("WORKER_CONCURRENCY", "10")
+        self.env = dict(os.environ, PYTHONUNBUFFERED="1")
+        self.servers: list = []
+        self.processes: dict[str, subprocess.Popen] = {}
+        self.stopping = threading.Event()
+        self.color = sys.stdout.isatty()
+
+    def say(self, text: str) -> None:
+        print(text, flush=True)
+
+    def start_servers(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if "DATABASE_URL" not in self.env:
+            port = int(self.env.get("EMBEDDED_PG_PORT", "54320"))
+            postgres = EmbeddedPostgres(self.data_dir / "postgres", port).start()
+            self.servers.append(postgres)
+            self.env["DATABASE_URL"] = postgres.url
+            self.say(f"embedded PostgreSQL on 127.0.0.1:{port}, data in {postgres.data_dir}")
+        if "REDIS_URL" not in self.env:
+            port = int(self.env.get("EMBEDDED_REDIS_PORT", "63790"))
+            redis_server = EmbeddedRedis(self.data_dir / "redis", port).start()
+            self.servers.append(redis_server)
+            self.env["REDIS_URL"] = redis_server.url
+            self.say(f"embedded Redis on 127.0.0.1:{port}, data in {redis_server.data_dir}")
+
+    def manage(self, *args: str) -> None:
+        subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, check=True)
+
+    def spawn(self, name: str, command: list[str]) -> None:
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C reaches the launcher only; it stops children in order
+            preexec_fn=_die_with_parent,
+        )
+        self.processes[name] = process
+        color = COLORS[len(self.processes) % len(COLORS)] if self.color else ""
+        prefix = f"{color}{name:<7}|{RESET if color else ''} "
+        threading.Thread(target=self._relay, args=(process, prefix), daemon=True).start()
+
+    @staticmethod
+    def _relay(process: subprocess.Popen, prefix: str) -> None:
+        for line in iter(process.stdout.readline, b""):
+            sys.stdout.write(prefix + line.decode(errors="replace"))
+            sys.stdout.flush()
+
+    def start_processes(self) -> None:
+        celery = [sys.executable, "-m", "celery", "-A", "engine"]
+        self.spawn("web", [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "engine.asgi:application"])
+        self.spawn("worker", [*celery, "worker", "--concurrency", self.concurrency, "-l", "info", "-n", "worker@%h"])
+        self.spawn("beat", [*celery, "beat", "-l", "info", "-s", str(self.data_dir / "celerybeat-schedule")])
+        self.spawn("flower", [*celery, "flower", f"--address=127.0.0.1", f"--port={self.flower_port}"])
+
+    def wait_ready(self) -> None:
+        for url in (f"http://127.0.0.1:{self.port}/api/orders/", f"http://127.0.0.1:{self.flower_port}/"):
+            deadline = time.monotonic() + 60
+            while True:
+                self.check_children()
+                try:
+                    urllib.request.urlopen(url, timeout=2).close()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"{url} did not answer within 60 s") from None
+                    time.sleep(0.2)
+
+    def check_children(self) -> None:
+        for name, process in self.processes.items():
+            if process.poll() is not None and not self.stopping.is_set():
+                raise RuntimeError(f"{name} exited with code {process.returncode}")
+
+    def banner(self) -> None:
+        base = f"http://127.0.0.1:{self.port}"
+        self.say(
+            "\n".join(
+                [
+                    "",
+                    "Order execution engine is ready.",
+                    f"  API        {base}/api/orders/",
+                    f"  API docs   {base}/api/docs/",
+                    f"  Admin      {base}/admin/  (login {self.env.get('DEMO_ADMIN_USER', 'admin')} / "
+                    f"{self.env.get('DEMO_ADMIN_PASSWORD', 'admin')})",
+                    f"  Flower     http://127.0.0.1:{self.flower_port}/",
+                    "  Place an order:",
+                    f"    curl -s -X POST {base}/api/orders/execute -H 'Content-Type: application/json' "
+                    """-d '{"tokenIn":"SOL","tokenOut":"USDC","amount":"10"}'""",
+                    "  Watch it:  .venv/bin/python manage.py watch_order <orderId>",
+                    "Press Ctrl-C to stop everything.",
+                    "",
+                ]
+            )
+        )
+
+    def stop(self) -> None:
+        self.stopping.set()
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_SECONDS
+        for process in self.processes.values():
+            try:
+                process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        for server in reversed(self.servers):
+            server.stop()
+
+    def run(self) -> int:
+        def on_signal(signum, frame):
+            # Only the first signal interrupts; a second Ctrl-C must not cut the orderly stop short.
+            if not self.stopping.is_set():
+                self.stopping.set()
+                raise KeyboardInterrupt
+
+        signal.signal(signal.SIGINT, on_signal)
+        signal.signal(signal.SIGTERM, on_signal)
+        try:
+            self.start_servers()
+            self.manage("migrate", "--noinput", "-v", "0")
+            self.manage("create_demo_admin")
+            self.start_processes()
+            self.wait_ready()
+            self.banner()
+            while True:
+                self.check_children()
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            self.say("\nstopping: web, worker, beat, flower, then the servers...")
+            return 0
+        except (RuntimeError, subprocess.CalledProcessError) as exc:
+            self.say(f"engine stopped: {exc}")
+            return 1
+        finally:
+            self.stop()
+            self.say("stopped.")
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["run"]:
+        sys.exit("usage: python -m engine.stack run")
+    sys.exit(Stack().run())

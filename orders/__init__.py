@@ -1,0 +1,1 @@
+"""Orders: their storage, state machine, API, execution and status stream."""

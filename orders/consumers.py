@@ -1,0 +1,101 @@
+"""The order status stream: every stored event, then the live ones, each once and in order."""
+
+from urllib.parse import parse_qs
+from uuid import UUID
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from orders.publisher import event_message, order_group
+from orders.selectors import order_events_after, order_exists, order_get
+from orders.states import TERMINAL
+
+
+class CloseCode:
+    """WebSocket close codes of the stream (4000-4999 is the application's range)."""
+
+    FINISHED = 1000
+    BAD_REQUEST = 4400
+    NOT_FOUND = 4404
+
+
+@database_sync_to_async
+def _order_exists(order_id: UUID) -> bool:
+    return order_exists(order_id=order_id)
+
+
+@database_sync_to_async
+def _order_finished(order_id: UUID) -> bool:
+    return order_get(order_id=order_id).status in TERMINAL
+
+
+@database_sync_to_async
+def _events_after(order_id: UUID, after: int) -> list[dict]:
+    return [event_message(event) for event in order_events_after(order_id=order_id, after=after)]
+
+
+class OrderStreamConsumer(AsyncJsonWebsocketConsumer):
+    order_id: UUID | None = None
+    last_seq = 0
+    finished = False
+
+    async def connect(self) -> None:
+        query = parse_qs(self.scope["query_string"].decode("latin-1"))
+        raw_id = self.scope["url_route"]["kwargs"].get("order_id") or query.get("orderId", [""])[0]
+        try:
+            order_id = UUID(raw_id)
+        except ValueError:
+            return await self._refuse(CloseCode.BAD_REQUEST, f"orderId {raw_id[:64]!r} is not a UUID")
+        after = query.get("after", ["0"])[0]
+        if not after.isdigit() or len(after) > 9:
+            return await self._refuse(CloseCode.BAD_REQUEST, "after must be a non-negative integer")
+        if not await _order_exists(order_id):
+            return await self._refuse(CloseCode.NOT_FOUND, f"order {order_id} not found")
+
+        # Join the group before reading history: an event committed meanwhile then arrives
+        # live or from the database, and the seq check drops whichever copy comes second.
+        self.order_id = order_id
+        self.last_seq = int(after)
+        await self.channel_layer.group_add(order_group(order_id), self.channel_name)
+        await self.accept()
+        await self._replay()
+        if not self.finished and await _order_finished(order_id):
+            # Finished after the replay's read, or `after` is already past the last event.
+            await self._replay()
+            if not self.finished:
+                self.finished = True
+                await self.close(code=CloseCode.FINISHED)
+
+    async def disconnect(self, code: int) -> None:
+        if self.order_id is not None:
+            await self.channel_layer.group_discard(order_group(self.order_id), self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
+        """The stream is one-way; what a client sends is ignored, not parsed."""
+
+    async def order_event(self, message: dict) -> None:
+        event = message["event"]
+        if event["seq"] > self.last_seq + 1:
+            # The channel layer dropped something in between: the database has it.
+            await self._replay()
+        else:
+            await self._send_event(event)
+
+    async def _replay(self) -> None:
+        for event in await _events_after(self.order_id, self.last_seq):
+            await self._send_event(event)
+
+    async def _send_event(self, event: dict) -> None:
+        if self.finished or event["seq"] <= self.last_seq:
+            return
+        await self.send_json(event)
+        self.last_seq = event["seq"]
+        if event["status"] in TERMINAL:
+            self.finished = True
+            await self.close(code=CloseCode.FINISHED)
+
+    async def _refuse(self, code: int, reason: str) -> None:
+        # Accept first: a socket closed during the handshake only shows the client an HTTP 403.
+        await self.accept()
+        await self.send_json({"error": {"code": code, "reason": reason}})
+        await self.close(code=code, reason=reason)

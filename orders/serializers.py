@@ -1,0 +1,154 @@
+"""The API's shapes: order input with its validation, orders and events on the wire (camelCase)."""
+
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.conf import settings
+from rest_framework import serializers
+
+from dex.tokens import TOKENS, get_token
+from orders.models import Order, OrderEvent, OrderType
+
+PLAIN_DECIMAL = re.compile(r"^[0-9]{1,40}(\.[0-9]{1,40})?$")
+
+
+def camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def camelize(value: Any) -> Any:
+    """Event data is stored with snake_case keys and sent with camelCase ones."""
+    if isinstance(value, dict):
+        return {camel(key): camelize(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [camelize(item) for item in value]
+    return value
+
+
+class AmountField(serializers.Field):
+    """An amount as a decimal string or a JSON number; out as a plain decimal string."""
+
+    default_error_messages = {
+        "invalid": 'Enter a decimal number, as a string such as "10.5" or a JSON number.',
+        "not_finite": "Enter a finite number.",
+    }
+
+    def to_internal_value(self, data: Any) -> Decimal:
+        if isinstance(data, bool) or not isinstance(data, str | int | Decimal):
+            self.fail("invalid")
+        if isinstance(data, str):
+            if not PLAIN_DECIMAL.match(data.strip()):
+                self.fail("invalid")
+            data = data.strip()
+        try:
+            value = Decimal(data)
+        except (InvalidOperation, ValueError):
+            self.fail("invalid")
+        if not value.is_finite():
+            self.fail("not_finite")
+        return value
+
+    def to_representation(self, value: Decimal) -> str:
+        return format(value.normalize(), "f")
+
+
+class TokenField(serializers.Field):
+    """A token symbol from the registry; anything but a string is refused, not coerced."""
+
+    default_error_messages = {
+        "invalid": "Enter a token symbol as a string.",
+        "unknown": "Unknown token {symbol!r}; known tokens: {known}.",
+    }
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        if get_token(data) is None:
+            self.fail("unknown", symbol=data[:32], known=", ".join(TOKENS))
+        return data
+
+    def to_representation(self, value: str) -> str:
+        return value
+
+
+class OrderCreateSerializer(serializers.Serializer):
+    tokenIn = TokenField(source="token_in")
+    tokenOut = TokenField(source="token_out")
+    amount = AmountField()
+    type = serializers.ChoiceField(choices=OrderType.choices, default=OrderType.MARKET)
+
+    def to_internal_value(self, data: Any) -> dict:
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+        return super().to_internal_value(data)
+
+    def validate(self, attrs: dict) -> dict:
+        token_in, token_out, amount = attrs["token_in"], attrs["token_out"], attrs["amount"]
+        if token_in == token_out:
+            raise serializers.ValidationError({"tokenOut": ["Must differ from tokenIn."]})
+        maximum = settings.ORDER_MAX_AMOUNT
+        if amount <= 0:
+            raise serializers.ValidationError({"amount": ["Must be greater than 0."]})
+        if amount > maximum:
+            raise serializers.ValidationError({"amount": [f"Must be at most {maximum}."]})
+        decimals = TOKENS[token_in].decimals
+        if -amount.normalize().as_tuple().exponent > decimals:
+            raise serializers.ValidationError({"amount": [f"{token_in} has at most {decimals} decimal places."]})
+        return attrs
+
+
+class OrderEventSerializer(serializers.ModelSerializer):
+    orderId = serializers.UUIDField(source="order_id")
+    timestamp = serializers.DateTimeField(source="created_at")
+    data = serializers.SerializerMethodField()
+
+    class Meta:
+        model = OrderEvent
+        fields = ["orderId", "seq", "status", "timestamp", "data"]
+
+    def get_data(self, event: OrderEvent) -> dict:
+        return camelize(event.data)
+
+
+class OrderSerializer(serializers.ModelSerializer):
+    orderId = serializers.UUIDField(source="id")
+    tokenIn = serializers.CharField(source="token_in")
+    tokenOut = serializers.CharField(source="token_out")
+    amount = AmountField()
+    txHash = serializers.CharField(source="tx_hash")
+    expectedAmountOut = AmountField(source="expected_amount_out", allow_null=True)
+    amountOut = AmountField(source="amount_out", allow_null=True)
+    executedPrice = AmountField(source="executed_price", allow_null=True)
+    lastError = serializers.CharField(source="last_error")
+    createdAt = serializers.DateTimeField(source="created_at")
+    updatedAt = serializers.DateTimeField(source="updated_at")
+
+    class Meta:
+        model = Order
+        fields = [
+            "orderId", "type", "tokenIn", "tokenOut", "amount", "status", "venue", "txHash",
+            "expectedAmountOut", "amountOut", "executedPrice", "attempts", "lastError", "createdAt", "updatedAt",
+        ]  # fmt: skip
+
+
+class OrderDetailSerializer(OrderSerializer):
+    events = OrderEventSerializer(many=True)
+
+    class Meta(OrderSerializer.Meta):
+        fields = [*OrderSerializer.Meta.fields, "events"]
+
+
+class OrderPlacedSerializer(OrderSerializer):
+    streamUrl = serializers.SerializerMethodField()
+
+    class Meta(OrderSerializer.Meta):
+        fields = ["orderId", "status", "type", "tokenIn", "tokenOut", "amount", "createdAt", "streamUrl"]
+
+    def get_streamUrl(self, order: Order) -> str:
+        request = self.context["request"]
+        scheme = "wss" if request.is_secure() else "ws"
+        return f"{scheme}://{request.get_host()}/api/orders/execute?orderId={order.id}"

@@ -1,0 +1,30 @@
+"""The order statuses and the one table of moves allowed between them."""
+
+from django.db import models
+
+
+class Status(models.TextChoices):
+    PENDING = "pending"
+    ROUTING = "routing"
+    BUILDING = "building"
+    SUBMITTED = "submitted"
+    CONFIRMED = "confirmed"
+    FAILED = "failed"
+
+
+# A retried attempt goes back to routing from wherever the failed one stopped; a swap that
+# was submitted and is found to have landed is confirmed without routing again.
+ALLOWED_MOVES: dict[Status, frozenset[Status]] = {
+    Status.PENDING: frozenset({Status.ROUTING, Status.FAILED}),
+    Status.ROUTING: frozenset({Status.BUILDING, Status.ROUTING, Status.FAILED}),
+    Status.BUILDING: frozenset({Status.SUBMITTED, Status.ROUTING, Status.FAILED}),
+    Status.SUBMITTED: frozenset({Status.CONFIRMED, Status.ROUTING, Status.FAILED}),
+    Status.CONFIRMED: frozenset(),
+    Status.FAILED: frozenset(),
+}
+
+TERMINAL: frozenset[Status] = frozenset(status for status, moves in ALLOWED_MOVES.items() if not moves)
+
+
+def can_move(current: str, to: str) -> bool:
+    return Status(to) in ALLOWED_MOVES[Status(current)]

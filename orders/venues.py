@@ -1,0 +1,20 @@
+"""The engine's one router over the simulated venues, built from settings once per process."""
+
+from functools import cache
+
+from django.conf import settings
+
+from dex.ledger import RedisLedger
+from dex.router import Router, build_router
+from dex.venue import Simulation
+
+
+@cache
+def get_router() -> Router:
+    simulation = Simulation(
+        latency_scale=settings.DEX_LATENCY_SCALE,
+        failure_rate=settings.DEX_FAILURE_RATE,
+        lost_response_rate=settings.DEX_LOST_RESPONSE_RATE,
+        seed=settings.DEX_SEED,
+    )
+    return build_router(simulation=simulation, ledger=RedisLedger(settings.DEX_LEDGER_URL))
