@@ -6,6 +6,7 @@ prefixed by name. Ctrl-C or SIGTERM stops the processes that use the servers fir
 finishes its in-flight orders), then the servers.
 """
 
+import contextlib
 import ctypes
 import os
 import signal
@@ -26,14 +27,12 @@ RESET = "\033[0m"
 
 def _die_with_parent() -> None:
     """Ask Linux to SIGTERM the child if the launcher itself is killed, so nothing is orphaned."""
-    try:
+    with contextlib.suppress(OSError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
 
 
 class Stack:
-    def __init__(self) -> None:
+    def __init__(self, *, log_path: Path | None = None) -> None:
         self.data_dir = Path(os.environ.get("ENGINE_DATA_DIR", ROOT / ".data")).resolve()
         self.port = int(os.environ.get("PORT", "8000"))
         self.flower_port = int(os.environ.get("FLOWER_PORT", "5555"))
@@ -42,7 +41,9 @@ class Stack:
         self.servers: list = []
         self.processes: dict[str, subprocess.Popen] = {}
         self.stopping = threading.Event()
-        self.color = sys.stdout.isatty()
+        # Children's output goes to the terminal, prefixed by name, or to a file when given one.
+        self.out = open(log_path, "a") if log_path else sys.stdout  # noqa: SIM115
+        self.color = self.out.isatty()
 
     def say(self, text: str) -> None:
         print(text, flush=True)
@@ -63,7 +64,9 @@ class Stack:
             self.say(f"embedded Redis on 127.0.0.1:{port}, data in {redis_server.data_dir}")
 
     def manage(self, *args: str) -> None:
-        subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, check=True)
+        subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, check=True, stdout=self.out, stderr=self.out
+        )
 
     def spawn(self, name: str, command: list[str]) -> None:
         process = subprocess.Popen(
@@ -80,18 +83,18 @@ class Stack:
         prefix = f"{color}{name:<7}|{RESET if color else ''} "
         threading.Thread(target=self._relay, args=(process, prefix), daemon=True).start()
 
-    @staticmethod
-    def _relay(process: subprocess.Popen, prefix: str) -> None:
+    def _relay(self, process: subprocess.Popen, prefix: str) -> None:
         for line in iter(process.stdout.readline, b""):
-            sys.stdout.write(prefix + line.decode(errors="replace"))
-            sys.stdout.flush()
+            self.out.write(prefix + line.decode(errors="replace"))
+            self.out.flush()
 
     def start_processes(self) -> None:
         celery = [sys.executable, "-m", "celery", "-A", "engine"]
-        self.spawn("web", [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "engine.asgi:application"])
+        daphne = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port)]
+        self.spawn("web", [*daphne, "engine.asgi:application"])
         self.spawn("worker", [*celery, "worker", "--concurrency", self.concurrency, "-l", "info", "-n", "worker@%h"])
         self.spawn("beat", [*celery, "beat", "-l", "info", "-s", str(self.data_dir / "celerybeat-schedule")])
-        self.spawn("flower", [*celery, "flower", f"--address=127.0.0.1", f"--port={self.flower_port}"])
+        self.spawn("flower", [*celery, "flower", "--address=127.0.0.1", f"--port={self.flower_port}"])
 
     def wait_ready(self) -> None:
         for url in (f"http://127.0.0.1:{self.port}/api/orders/", f"http://127.0.0.1:{self.flower_port}/"):
@@ -148,6 +151,14 @@ class Stack:
         for server in reversed(self.servers):
             server.stop()
 
+    def start(self) -> None:
+        """Everything up and answering; on failure the caller still calls stop()."""
+        self.start_servers()
+        self.manage("migrate", "--noinput", "-v", "0")
+        self.manage("create_demo_admin")
+        self.start_processes()
+        self.wait_ready()
+
     def run(self) -> int:
         def on_signal(signum, frame):
             # Only the first signal interrupts; a second Ctrl-C must not cut the orderly stop short.
@@ -158,11 +169,7 @@ class Stack:
         signal.signal(signal.SIGINT, on_signal)
         signal.signal(signal.SIGTERM, on_signal)
         try:
-            self.start_servers()
-            self.manage("migrate", "--noinput", "-v", "0")
-            self.manage("create_demo_admin")
-            self.start_processes()
-            self.wait_ready()
+            self.start()
             self.banner()
             while True:
                 self.check_children()
