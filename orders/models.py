@@ -30,6 +30,8 @@ class Order(models.Model):
 
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
+    # One entry per failed attempt: {"attempt", "error", "at"}.
+    failures = models.JSONField(default=list, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

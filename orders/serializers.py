@@ -5,6 +5,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from dex.tokens import TOKENS, get_token
@@ -27,12 +28,14 @@ def camelize(value: Any) -> Any:
     return value
 
 
+@extend_schema_field({"type": "string", "format": "decimal", "example": "10.5"})
 class AmountField(serializers.Field):
     """An amount as a decimal string or a JSON number; out as a plain decimal string."""
 
     default_error_messages = {
         "invalid": 'Enter a decimal number, as a string such as "10.5" or a JSON number.',
         "not_finite": "Enter a finite number.",
+        "out_of_range": "Enter a number between 1e-30 and 1e30.",
     }
 
     def to_internal_value(self, data: Any) -> Decimal:
@@ -48,12 +51,16 @@ class AmountField(serializers.Field):
             self.fail("invalid")
         if not value.is_finite():
             self.fail("not_finite")
+        # Refused before any arithmetic: 1e999999999 is a valid Decimal that no check should touch.
+        if value and not -30 <= value.adjusted() <= 30:
+            self.fail("out_of_range")
         return value
 
     def to_representation(self, value: Decimal) -> str:
         return format(value.normalize(), "f")
 
 
+@extend_schema_field({"type": "string", "enum": list(TOKENS), "example": "SOL"})
 class TokenField(serializers.Field):
     """A token symbol from the registry; anything but a string is refused, not coerced."""
 
@@ -124,14 +131,15 @@ class OrderSerializer(serializers.ModelSerializer):
     amountOut = AmountField(source="amount_out", allow_null=True)
     executedPrice = AmountField(source="executed_price", allow_null=True)
     lastError = serializers.CharField(source="last_error")
+    failures = serializers.JSONField()
     createdAt = serializers.DateTimeField(source="created_at")
     updatedAt = serializers.DateTimeField(source="updated_at")
 
     class Meta:
         model = Order
         fields = [
-            "orderId", "type", "tokenIn", "tokenOut", "amount", "status", "venue", "txHash",
-            "expectedAmountOut", "amountOut", "executedPrice", "attempts", "lastError", "createdAt", "updatedAt",
+            "orderId", "type", "tokenIn", "tokenOut", "amount", "status", "venue", "txHash", "expectedAmountOut",
+            "amountOut", "executedPrice", "attempts", "lastError", "failures", "createdAt", "updatedAt",
         ]  # fmt: skip
 
 

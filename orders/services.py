@@ -74,7 +74,11 @@ def order_transition(
 @transaction.atomic
 def order_record_failure(*, order_id: UUID | str, attempt: int, error: str) -> None:
     """Remember a failed attempt; the next attempt's routing event streams it."""
-    Order.objects.filter(pk=order_id).update(attempts=attempt, last_error=error, updated_at=timezone.now())
+    order = Order.objects.select_for_update().get(pk=order_id)
+    order.attempts = attempt
+    order.last_error = error
+    order.failures = [*order.failures, {"attempt": attempt, "error": error, "at": timezone.now().isoformat()}]
+    order.save(update_fields=["attempts", "last_error", "failures", "updated_at"])
 
 
 @transaction.atomic
@@ -86,7 +90,7 @@ def order_fail(*, order_id: UUID | str, error: str, attempts: int) -> OrderEvent
     return _append_event(
         order,
         to=Status.FAILED,
-        data={"error": error, "attempts": attempts},
+        data={"error": error, "attempts": attempts, "failures": order.failures},
         changes={"attempts": attempts, "last_error": error},
     )
 
@@ -119,7 +123,7 @@ def order_execute(*, order_id: UUID | str, attempt: int) -> None:
     if order.tx_hash:
         landed = router.venue(order.venue).get_status(order.tx_hash)
         if landed is not None:
-            _confirm(order_id=order.id, expected=Status(order.status), swap=landed)
+            _confirm(order_id=order.id, expected=Status(order.status), swap=landed, attempt=attempt)
             return
 
     routing = router.route(order.token_in, order.token_out, order.amount, key=key)
@@ -164,10 +168,10 @@ def order_execute(*, order_id: UUID | str, attempt: int) -> None:
         changes={"tx_hash": tx.signature},
     )
     swap = venue.submit(tx, key=key)
-    _confirm(order_id=order.id, expected=Status.SUBMITTED, swap=swap)
+    _confirm(order_id=order.id, expected=Status.SUBMITTED, swap=swap, attempt=attempt)
 
 
-def _confirm(*, order_id: UUID, expected: Status, swap: SwapResult) -> OrderEvent:
+def _confirm(*, order_id: UUID, expected: Status, swap: SwapResult, attempt: int) -> OrderEvent:
     return order_transition(
         order_id=order_id,
         expected=expected,
@@ -180,6 +184,7 @@ def _confirm(*, order_id: UUID, expected: Status, swap: SwapResult) -> OrderEven
             "slot": swap.slot,
         },
         changes={
+            "attempts": attempt,
             "tx_hash": swap.signature,
             "venue": swap.venue,
             "executed_price": swap.price,

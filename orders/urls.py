@@ -1,11 +1,11 @@
 """REST routes of orders."""
 
-from django.urls import path, re_path
+from django.urls import path
 
 from orders.views import OrderDetailView, OrderExecuteView, OrderListView
 
 urlpatterns = [
-    re_path(r"^orders/execute/?$", OrderExecuteView.as_view(), name="order-execute"),
+    path("orders/execute", OrderExecuteView.as_view(), name="order-execute"),
     path("orders/", OrderListView.as_view(), name="order-list"),
     path("orders/<str:order_id>/", OrderDetailView.as_view(), name="order-detail"),
 ]

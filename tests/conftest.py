@@ -1,0 +1,188 @@
+"""Shared fixtures: the real engine processes (daphne and a Celery worker) and clients for them."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
+import pytest
+from django.db import connection
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from dex.ledger import RedisLedger
+from engine.devservers import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+TERMINAL = {"confirmed", "failed"}
+# Fast venues for tests, slow enough that orders overlap: quotes ~40 ms, swaps 0.4-0.6 s.
+TEST_LATENCY_SCALE = "0.2"
+WAIT_SECONDS = 60
+
+
+def _database_url() -> str:
+    """The test database pytest-django created, for the processes the tests start."""
+    db = connection.settings_dict
+    password = f":{quote(db['PASSWORD'])}" if db.get("PASSWORD") else ""
+    return f"postgres://{quote(db['USER'])}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+class Process:
+    """A server process whose output is kept, so a test can await a line instead of sleeping."""
+
+    def __init__(self, name: str, command: list[str], env: dict[str, str], ready_line: str) -> None:
+        self.name = name
+        self.lines: list[str] = []
+        self._ready = threading.Event()
+        self._ready_line = ready_line
+        self.popen = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        threading.Thread(target=self._read, daemon=True).start()
+        if not self._ready.wait(WAIT_SECONDS):
+            self.stop()
+            raise RuntimeError(f"{name} did not start:\n" + "".join(self.lines[-40:]))
+
+    def _read(self) -> None:
+        for line in self.popen.stdout:
+            self.lines.append(line)
+            if self._ready_line in line:
+                self._ready.set()
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        if self.popen.poll() is None:
+            self.popen.send_signal(sig)
+            try:
+                self.popen.wait(WAIT_SECONDS)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+        return self.popen.returncode
+
+
+@dataclass
+class Engine:
+    """The engine as a client sees it: daphne on a loopback port, one Celery worker behind it."""
+
+    env: dict[str, str]
+    port: int
+    web: Process | None = None
+    worker: Process | None = None
+    worker_env: dict[str, str] = field(default_factory=dict)
+    http: httpx.Client = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.http = httpx.Client(base_url=self.base_url, timeout=10)
+        self.ledger = RedisLedger(self.env["REDIS_URL"])
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def start_web(self) -> None:
+        command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "engine.asgi:application"]
+        self.web = Process("daphne", command, self.env, ready_line="Listening on TCP address")
+
+    def start_worker(self, **overrides: str) -> Process:
+        """A worker with these settings; one already running with others is stopped first."""
+        if self.worker and self.worker.popen.poll() is None and overrides == self.worker_env:
+            return self.worker
+        self.stop_worker()
+        self.worker_env = overrides
+        command = [sys.executable, "-m", "celery", "-A", "engine", "worker", "--concurrency", "10", "-l", "info"]
+        command += ["--without-mingle", "--without-gossip", "-n", f"test-{time.monotonic_ns()}@%h"]
+        self.worker = Process("worker", command, {**self.env, **overrides}, ready_line=" ready.")
+        return self.worker
+
+    def stop_worker(self) -> None:
+        if self.worker:
+            self.worker.stop()
+            self.worker = None
+
+    def place(self, **body) -> dict:
+        response = self.http.post(
+            "/api/orders/execute", json={"tokenIn": "SOL", "tokenOut": "USDC", "amount": "1"} | body
+        )
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def stream(self, order_id: str, *, path: str | None = None, after: int | None = None) -> "Stream":
+        url = f"{self.ws_url}{path or f'/ws/orders/{order_id}/'}"
+        if after is not None:
+            url += ("&" if "?" in url else "?") + f"after={after}"
+        return Stream(url)
+
+    def wait_terminal(self, order_id: str) -> dict:
+        """Follow the stream to the order's terminal event and return the order as stored."""
+        with self.stream(order_id) as stream:
+            stream.collect()
+        return self.http.get(f"/api/orders/{order_id}/").json()
+
+
+class Stream:
+    """One WebSocket subscriber of an order's stream."""
+
+    def __init__(self, url: str) -> None:
+        self._connection = connect(url, open_timeout=10)
+        self.messages: list[dict] = []
+        self.close_code: int | None = None
+
+    def __enter__(self) -> "Stream":
+        self.socket = self._connection.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._connection.__exit__(*exc)
+
+    def until(self, status: str, timeout: float = WAIT_SECONDS) -> list[dict]:
+        """Messages up to and including the first with this status."""
+        deadline = time.monotonic() + timeout
+        while not any(message["status"] == status for message in self.messages):
+            self.messages.append(json.loads(self.socket.recv(timeout=max(0.01, deadline - time.monotonic()))))
+        return self.messages
+
+    def collect(self, timeout: float = WAIT_SECONDS) -> list[dict]:
+        """Every message until the server closes the socket."""
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                self.messages.append(json.loads(self.socket.recv(timeout=max(0.01, deadline - time.monotonic()))))
+        except ConnectionClosed as closed:
+            self.close_code = closed.rcvd.code if closed.rcvd else None
+        return self.messages
+
+
+@pytest.fixture(scope="session")
+def engine(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        env = {
+            **os.environ,
+            "DATABASE_URL": _database_url(),
+            "DEX_LATENCY_SCALE": TEST_LATENCY_SCALE,
+            "PYTHONUNBUFFERED": "1",
+        }
+    live = Engine(env=env, port=free_port())
+    live.start_web()
+    try:
+        yield live
+    finally:
+        live.stop_worker()
+        live.web.stop()
+
+
+@pytest.fixture
+def live(engine, transactional_db):
+    """The engine with a worker at default settings, for a test whose rows other processes write."""
+    engine.start_worker()
+    return engine

@@ -1,0 +1,40 @@
+"""Pytest plugin: real PostgreSQL and Redis for the suite, started before Django reads settings.
+
+Loaded with `-p tests.services`, so its hook wraps pytest-django's settings set-up. With
+DATABASE_URL and REDIS_URL in the environment the suite uses those servers instead.
+"""
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from engine.devservers import EmbeddedPostgres, EmbeddedRedis, free_port
+
+_servers: list = []
+_data_dirs: list[Path] = []
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_load_initial_conftests(early_config, parser, args):
+    if "DATABASE_URL" not in os.environ or "REDIS_URL" not in os.environ:
+        data_dir = Path(tempfile.mkdtemp(prefix="engine-test-"))
+        _data_dirs.append(data_dir)
+    if "DATABASE_URL" not in os.environ:
+        postgres = EmbeddedPostgres(data_dir / "postgres", free_port(), durable=False).start()
+        _servers.append(postgres)
+        os.environ["DATABASE_URL"] = postgres.url
+    if "REDIS_URL" not in os.environ:
+        redis_server = EmbeddedRedis(data_dir / "redis", free_port(), durable=False).start()
+        _servers.append(redis_server)
+        os.environ["REDIS_URL"] = redis_server.url
+    return (yield)
+
+
+def pytest_unconfigure(config):
+    for server in reversed(_servers):
+        server.stop()
+    for data_dir in _data_dirs:
+        shutil.rmtree(data_dir, ignore_errors=True)
