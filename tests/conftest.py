@@ -170,6 +170,7 @@ def engine(django_db_setup, django_db_blocker):
             **os.environ,
             "DATABASE_URL": _database_url(),
             "DEX_LATENCY_SCALE": TEST_LATENCY_SCALE,
+            "DB_CONN_MAX_AGE": "60",
             "PYTHONUNBUFFERED": "1",
         }
     live = Engine(env=env, port=free_port())

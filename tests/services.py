@@ -19,6 +19,9 @@ _data_dirs: list[Path] = []
 
 @pytest.hookimpl(wrapper=True)
 def pytest_load_initial_conftests(early_config, parser, args):
+    # Threads of in-process consumer tests must not keep connections that block dropping the test
+    # database; the engine processes the tests start get their usual setting back.
+    os.environ.setdefault("DB_CONN_MAX_AGE", "0")
     if "DATABASE_URL" not in os.environ or "REDIS_URL" not in os.environ:
         data_dir = Path(tempfile.mkdtemp(prefix="engine-test-"))
         _data_dirs.append(data_dir)

@@ -1,0 +1,67 @@
+"""The stream consumer: no event lost or repeated when the channel layer drops or repeats one."""
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+
+from engine.asgi import application
+from orders.publisher import EVENT_TYPE, event_message, order_group
+from orders.services import order_transition
+from orders.states import Status
+from tests.factories import OrderEventFactory, OrderFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@sync_to_async
+def _order_with_events(*statuses: Status):
+    order = OrderFactory(status=statuses[-1], last_seq=len(statuses))
+    for seq, status in enumerate(statuses, start=1):
+        OrderEventFactory(order=order, seq=seq, status=status)
+    return order
+
+
+@sync_to_async
+def _append_silently(order, seq: int, status: Status):
+    """An event stored but whose live message the channel layer lost."""
+    order.status, order.last_seq = status, seq
+    order.save()
+    return event_message(OrderEventFactory(order=order, seq=seq, status=status))
+
+
+async def _send_live(order, message: dict) -> None:
+    await get_channel_layer().group_send(order_group(order.id), {"type": EVENT_TYPE, "event": message})
+
+
+async def test_gap_in_live_events_is_filled_from_the_database_and_repeats_are_dropped():
+    order = await _order_with_events(Status.PENDING, Status.ROUTING)
+    communicator = WebsocketCommunicator(application, f"/ws/orders/{order.id}/")
+    connected, _ = await communicator.connect()
+    assert connected
+    assert [(await communicator.receive_json_from())["seq"] for _ in range(2)] == [1, 2]
+
+    await _append_silently(order, 3, Status.BUILDING)
+    fourth = await _append_silently(order, 4, Status.SUBMITTED)
+    await _send_live(order, fourth)
+    assert [(await communicator.receive_json_from(timeout=5))["seq"] for _ in range(2)] == [3, 4]
+
+    await _send_live(order, fourth)
+    await sync_to_async(order_transition)(order_id=order.id, expected=Status.SUBMITTED, to=Status.CONFIRMED)
+    last = await communicator.receive_json_from(timeout=5)
+    assert (last["seq"], last["status"]) == (5, "confirmed")
+    assert (await communicator.receive_output(timeout=5))["code"] == 1000
+    await communicator.disconnect()
+
+
+async def test_what_a_client_sends_is_ignored():
+    order = await _order_with_events(Status.PENDING)
+    communicator = WebsocketCommunicator(application, f"/api/orders/execute?orderId={order.id}")
+    await communicator.connect()
+    assert (await communicator.receive_json_from())["seq"] == 1
+
+    await communicator.send_to(text_data="{not json")
+    await communicator.send_to(bytes_data=b"\x00" * 1024)
+
+    assert await communicator.receive_nothing(timeout=0.2)
+    await communicator.disconnect()

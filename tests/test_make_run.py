@@ -1,0 +1,95 @@
+"""`make run`'s launcher as a user runs it: everything answers, an order confirms, Ctrl-C stops all."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+
+import httpx
+import psutil
+import pytest
+from websockets.sync.client import connect
+
+from engine.devservers import free_port
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.e2e
+
+
+class Launcher:
+    """`python -m engine.stack run`, the command behind `make run`, started as a user would."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.output: list[str] = []
+        self._ready = threading.Event()
+        self.popen = subprocess.Popen(
+            [sys.executable, "-m", "engine.stack", "run"], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
+        )
+        threading.Thread(target=self._read, daemon=True).start()
+        assert self._ready.wait(120), "".join(self.output[-50:])
+        self.children = psutil.Process(self.popen.pid).children(recursive=True)
+
+    def _read(self) -> None:
+        for line in self.popen.stdout:
+            self.output.append(line)
+            if "engine is ready" in line:
+                self._ready.set()
+
+    def ctrl_c(self) -> int:
+        self.popen.send_signal(signal.SIGINT)
+        code = self.popen.wait(90)
+        _, alive = psutil.wait_procs(self.children, timeout=10)
+        assert alive == []
+        return code
+
+
+@pytest.fixture
+def launch(tmp_path):
+    port, flower_port = free_port(), free_port()
+    env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
+    env |= {
+        "ENGINE_DATA_DIR": str(tmp_path / "data"),
+        "PORT": str(port),
+        "FLOWER_PORT": str(flower_port),
+        "EMBEDDED_PG_PORT": str(free_port()),
+        "EMBEDDED_REDIS_PORT": str(free_port()),
+        "DEX_LATENCY_SCALE": "0.05",
+        "WORKER_CONCURRENCY": "2",
+    }
+    launchers: list[Launcher] = []
+
+    def start() -> Launcher:
+        launchers.append(Launcher(env))
+        return launchers[-1]
+
+    start.port, start.flower_port = port, flower_port
+    yield start
+    for launcher in launchers:
+        if launcher.popen.poll() is None:
+            launcher.popen.kill()
+
+
+def test_make_run_serves_an_order_to_confirmation_and_stops_everything_on_ctrl_c(launch):
+    launcher = launch()
+    banner = "".join(launcher.output)
+    http = httpx.Client(base_url=f"http://127.0.0.1:{launch.port}", timeout=10)
+
+    placed = http.post("/api/orders/execute", json={"tokenIn": "SOL", "tokenOut": "USDC", "amount": "2"}).json()
+    with connect(f"ws://127.0.0.1:{launch.port}/ws/orders/{placed['orderId']}/", open_timeout=10) as socket:
+        statuses = [json.loads(message)["status"] for message in socket]
+
+    assert statuses == ["pending", "routing", "building", "submitted", "confirmed"]
+    assert f"curl -s -X POST http://127.0.0.1:{launch.port}/api/orders/execute" in banner
+    assert "login admin / admin" in banner
+    assert http.get("/admin/login/").status_code == 200
+    assert http.get("/api/docs/").status_code == 200
+    assert httpx.get(f"http://127.0.0.1:{launch.flower_port}/", timeout=10).status_code == 200
+    assert launcher.ctrl_c() == 0
+    assert "stopped." in "".join(launcher.output)
+
+    again = launch()
+    history = http.get("/api/orders/").json()["results"]
+    assert [(o["orderId"], o["status"]) for o in history] == [(placed["orderId"], "confirmed")]
+    assert again.ctrl_c() == 0

@@ -1,0 +1,93 @@
+"""The order services in-process: execution, failure, the publish after commit, the retry countdown."""
+
+from decimal import Decimal
+
+import pytest
+
+from orders.models import Order
+from orders.publisher import event_message
+from orders.services import order_create, order_execute, order_fail, order_record_failure
+from orders.states import Status
+from orders.tasks import retry_countdown
+from orders.venues import get_router
+from tests.factories import OrderFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def instant_venues(settings):
+    settings.DEX_LATENCY_SCALE = 0
+    settings.DEX_SEED = 11
+    get_router.cache_clear()
+    yield get_router()
+    get_router.cache_clear()
+
+
+def test_execute_moves_an_order_through_every_status_and_records_the_swap(
+    instant_venues, django_capture_on_commit_callbacks
+):
+    order = OrderFactory(last_seq=1)
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        order_execute(order_id=order.id, attempt=1)
+
+    order.refresh_from_db()
+    events = list(order.events.all())
+    swap = instant_venues.venue(order.venue).get_status(order.tx_hash)
+    assert order.status == Status.CONFIRMED
+    assert [(e.seq, e.status) for e in events] == [(2, "routing"), (3, "building"), (4, "submitted"), (5, "confirmed")]
+    assert order.amount_out == swap.amount_out == order.expected_amount_out
+    assert order.executed_price == swap.price
+    assert order.attempts == 1
+    assert len(callbacks) == 4
+
+
+def test_execute_leaves_a_finished_order_alone(instant_venues, django_capture_on_commit_callbacks):
+    order = OrderFactory(status=Status.CONFIRMED, last_seq=5)
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        order_execute(order_id=order.id, attempt=2)
+
+    assert callbacks == []
+    assert Order.objects.get(pk=order.id).last_seq == 5
+
+
+def test_fail_records_the_reason_and_every_attempt():
+    order = OrderFactory(status=Status.PENDING, last_seq=1)
+    for attempt in (1, 2, 3):
+        order_record_failure(order_id=order.id, attempt=attempt, error=f"timeout {attempt}")
+
+    event = order_fail(order_id=order.id, error="timeout 3", attempts=3)
+
+    order.refresh_from_db()
+    assert order.status == Status.FAILED
+    assert (order.attempts, order.last_error) == (3, "timeout 3")
+    assert [f["attempt"] for f in order.failures] == [1, 2, 3]
+    assert event.data["attempts"] == 3
+    assert event_message(event)["data"]["failures"][0]["error"] == "timeout 1"
+
+
+def test_fail_leaves_a_confirmed_order_confirmed():
+    order = OrderFactory(status=Status.CONFIRMED)
+
+    assert order_fail(order_id=order.id, error="late", attempts=3) is None
+    assert Order.objects.get(pk=order.id).status == Status.CONFIRMED
+
+
+def test_event_message_is_camel_case_with_an_iso_timestamp():
+    order = order_create(token_in="SOL", token_out="USDC", amount=Decimal("1.5"))
+    message = event_message(order.events.get())
+
+    assert message == {
+        "orderId": str(order.id),
+        "seq": 1,
+        "status": "pending",
+        "timestamp": message["timestamp"],
+        "data": {"type": "market"},
+    }
+    assert message["timestamp"].endswith("Z")
+
+
+def test_retry_countdown_doubles_from_half_a_second():
+    assert [retry_countdown(retries, 0.5) for retries in range(3)] == [0.5, 1.0, 2.0]
