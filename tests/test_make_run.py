@@ -86,6 +86,10 @@ def test_make_run_serves_an_order_to_confirmation_and_stops_everything_on_ctrl_c
     assert http.get("/admin/login/").status_code == 200
     assert http.get("/api/docs/").status_code == 200
     assert httpx.get(f"http://127.0.0.1:{launch.flower_port}/", timeout=10).status_code == 200
+    # The query the Flower tasks page makes: the order's task is listed under its name.
+    table = {"draw": 1, "start": 0, "length": 10, "order[0][column]": 0, "columns[0][data]": "name"}
+    tasks = httpx.get(f"http://127.0.0.1:{launch.flower_port}/tasks/datatable", params=table, timeout=10).json()
+    assert [(t["name"], t["args"]) for t in tasks["data"]] == [("orders.execute_order", f"('{placed['orderId']}',)")]
     assert launcher.ctrl_c() == 0
     assert "stopped." in "".join(launcher.output)
 
