@@ -34,8 +34,10 @@ def order_create(*, token_in: str, token_out: str, amount: Decimal, type: str = 
     event = OrderEvent.objects.create(
         order=order, seq=1, status=Status.PENDING, data={"type": type}, created_at=order.created_at
     )
-    transaction.on_commit(partial(publish_order_event, event))
-    transaction.on_commit(partial(execute_order_task.delay, str(order.id)))
+    # robust: the order is stored by now, so a broker that refuses the task is logged, and the
+    # client still gets its 201 and its order id rather than a 500 for an order that exists.
+    transaction.on_commit(partial(publish_order_event, event), robust=True)
+    transaction.on_commit(partial(execute_order_task.delay, str(order.id)), robust=True)
     return order
 
 
@@ -47,7 +49,7 @@ def _append_event(order: Order, *, to: Status, data: dict[str, Any], changes: di
         setattr(order, field, value)
     order.save(update_fields=["status", "last_seq", "updated_at", *changes])
     event = OrderEvent.objects.create(order=order, seq=order.last_seq, status=to, data=data, created_at=timezone.now())
-    transaction.on_commit(partial(publish_order_event, event))
+    transaction.on_commit(partial(publish_order_event, event), robust=True)
     return event
 
 
