@@ -1,8 +1,10 @@
 """The status stream over a real WebSocket, against daphne, a Celery worker, PostgreSQL and Redis."""
 
 from decimal import Decimal
+from io import StringIO
 
 import pytest
+from django.core.management import CommandError, call_command
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -100,3 +102,20 @@ def test_rejected_request_over_http_answers_400_and_stores_nothing(live):
     assert unknown.status_code == 400
     assert "tokenOut" in unknown.json()
     assert live.http.get("/api/orders/").json()["results"] == []
+
+
+def test_watch_order_prints_a_readable_timeline(live):
+    order_id = live.place(tokenIn="SOL", tokenOut="USDC", amount="3")["orderId"]
+    out = StringIO()
+
+    call_command("watch_order", order_id, url=live.ws_url, stdout=out)
+
+    lines = out.getvalue().splitlines()
+    assert [line.split()[2] for line in lines] == LIFECYCLE
+    assert "raydium: " in lines[1] and "meteora: " in lines[1]
+    assert "txHash=" in lines[4]
+
+
+def test_watch_order_of_an_unknown_order_says_so(live):
+    with pytest.raises(CommandError, match="not found"):
+        call_command("watch_order", "6f1c1b7e-0000-4000-8000-000000000000", url=live.ws_url, stdout=StringIO())
