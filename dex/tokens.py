@@ -23,6 +23,8 @@ TOKENS: dict[str, Token] = {
     )
 }
 
+SYMBOLS: tuple[str, ...] = tuple(TOKENS)
+
 
 def get_token(symbol: str) -> Token | None:
     return TOKENS.get(symbol)

@@ -10,12 +10,18 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "engine.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.conf import settings  # noqa: E402
 
+from engine.limits import BodySizeLimit  # noqa: E402
 from orders.routing import websocket_urlpatterns  # noqa: E402
+from orders.ws_auth import BrowserOriginValidator, TokenAuthMiddleware  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
-        "websocket": URLRouter(websocket_urlpatterns),
+        "http": BodySizeLimit(django_asgi_app, max_bytes=settings.REQUEST_BODY_MAX_BYTES),
+        "websocket": BrowserOriginValidator(
+            TokenAuthMiddleware(URLRouter(websocket_urlpatterns)),
+            [*settings.ALLOWED_HOSTS, *settings.WEBSOCKET_ALLOWED_ORIGINS],
+        ),
     }
 )

@@ -4,6 +4,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -11,8 +12,12 @@ env = environ.Env()
 
 # --- core -------------------------------------------------------------------------------------
 
-DEBUG = env.bool("DEBUG", default=True)
-SECRET_KEY = env.str("SECRET_KEY", default="insecure-local-key-change-me")
+# Production is the default: debug pages and a made-up key have to be asked for. `make run`
+# and the tests set DEBUG and a SECRET_KEY of their own.
+DEBUG = env.bool("DEBUG", default=False)
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    raise ImproperlyConfigured("SECRET_KEY must be set (a long random string, kept out of the repository).")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 
 INSTALLED_APPS = [
@@ -24,6 +29,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -59,6 +65,27 @@ TEMPLATES = [
         },
     },
 ]
+
+# --- security ---------------------------------------------------------------------------------
+
+# Behind a TLS-terminating proxy, which says so in X-Forwarded-Proto.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
+SECURE_HSTS_PRELOAD = not DEBUG
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# Browsers' WebSocket origins allowed besides the engine's own hosts; clients that send no Origin
+# (bots, scripts) are not browsers and are let through to authenticate.
+WEBSOCKET_ALLOWED_ORIGINS = env.list("WEBSOCKET_ALLOWED_ORIGINS", default=[])
+# Order requests are a few hundred bytes; anything far larger is refused before it is parsed.
+REQUEST_BODY_MAX_BYTES = env.int("REQUEST_BODY_MAX_BYTES", default=16 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(REQUEST_BODY_MAX_BYTES, 2_621_440)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -107,6 +134,15 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TASK_SEND_SENT_EVENT = True
 
+# Shared by every web process, so a throttle counts an account's requests wherever they land.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": env.str("CACHE_URL", default=REDIS_URL),
+        "KEY_PREFIX": "cache",
+    },
+}
+
 # --- channels ---------------------------------------------------------------------------------
 
 CHANNEL_LAYERS = {
@@ -124,9 +160,13 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
-    "UNAUTHENTICATED_USER": None,
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.TokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.ScopedRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "orders.place": env.str("THROTTLE_PLACE_RATE", default="600/min"),
+        "orders.read": env.str("THROTTLE_READ_RATE", default="1200/min"),
+    },
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "orders.exceptions.api_exception_handler",
@@ -138,6 +178,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Market orders on Solana DEXs, routed to the best of Raydium and Meteora.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "ENUM_NAME_OVERRIDES": {"TokenSymbol": "dex.tokens.SYMBOLS"},
     # The docs UI works offline: its assets come from a package, not a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -147,6 +188,8 @@ SPECTACULAR_SETTINGS = {
 # --- orders -----------------------------------------------------------------------------------
 
 ORDER_MAX_AMOUNT = Decimal(env.str("ORDER_MAX_AMOUNT", default="1000000000"))
+# Orders of one account not yet confirmed or failed; one more is refused with 429.
+ORDER_MAX_OPEN_PER_ACCOUNT = env.int("ORDER_MAX_OPEN_PER_ACCOUNT", default=100)
 # Three attempts in all; the second starts 0.5 s after the first fails, the third 1 s after that.
 ORDER_MAX_ATTEMPTS = env.int("ORDER_MAX_ATTEMPTS", default=3)
 ORDER_RETRY_BACKOFF = env.float("ORDER_RETRY_BACKOFF", default=0.5)

@@ -9,6 +9,7 @@ finishes its in-flight orders), then the servers.
 import contextlib
 import ctypes
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -38,12 +39,25 @@ class Stack:
         self.flower_port = int(os.environ.get("FLOWER_PORT", "5555"))
         self.concurrency = os.environ.get("WORKER_CONCURRENCY", "10")
         self.env = dict(os.environ, PYTHONUNBUFFERED="1")
+        # A local engine: debug pages on, plain HTTP, a key of its own kept with its data.
+        self.env.setdefault("DEBUG", "true")
+        self.env.setdefault("SECRET_KEY", self._local_secret_key())
+        self.flower_auth = self.env.get("FLOWER_BASIC_AUTH", "admin:admin")
+        self.token = ""
         self.servers: list = []
         self.processes: dict[str, subprocess.Popen] = {}
         self.stopping = threading.Event()
         # Children's output goes to the terminal, prefixed by name, or to a file when given one.
         self.out = open(log_path, "a") if log_path else sys.stdout  # noqa: SIM115
         self.color = self.out.isatty()
+
+    def _local_secret_key(self) -> str:
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(50))
+            path.chmod(0o600)
+        return path.read_text().strip()
 
     def say(self, text: str) -> None:
         print(text, flush=True)
@@ -67,6 +81,17 @@ class Stack:
         subprocess.run(
             [sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, check=True, stdout=self.out, stderr=self.out
         )
+
+    def demo_token(self) -> str:
+        result = subprocess.run(
+            [sys.executable, "manage.py", "create_account", "demo"],
+            cwd=ROOT,
+            env=self.env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        return result.stdout.strip()
 
     def spawn(self, name: str, command: list[str]) -> None:
         process = subprocess.Popen(
@@ -94,10 +119,11 @@ class Stack:
         self.spawn("web", [*daphne, "engine.asgi:application"])
         self.spawn("worker", [*celery, "worker", "--concurrency", self.concurrency, "-l", "info", "-n", "worker@%h"])
         self.spawn("beat", [*celery, "beat", "-l", "info", "-s", str(self.data_dir / "celerybeat-schedule")])
-        self.spawn("flower", [*celery, "flower", "--address=127.0.0.1", f"--port={self.flower_port}"])
+        flower = ["--address=127.0.0.1", f"--port={self.flower_port}", f"--basic-auth={self.flower_auth}"]
+        self.spawn("flower", [*celery, "flower", *flower])
 
     def wait_ready(self) -> None:
-        for url in (f"http://127.0.0.1:{self.port}/api/orders/", f"http://127.0.0.1:{self.flower_port}/"):
+        for url in (f"http://127.0.0.1:{self.port}/api/schema/", f"http://127.0.0.1:{self.flower_port}/healthcheck"):
             deadline = time.monotonic() + 60
             while True:
                 self.check_children()
@@ -116,6 +142,7 @@ class Stack:
 
     def banner(self) -> None:
         base = f"http://127.0.0.1:{self.port}"
+        flower_login = self.flower_auth.replace(":", " / ", 1)
         self.say(
             "\n".join(
                 [
@@ -125,11 +152,12 @@ class Stack:
                     f"  API docs   {base}/api/docs/",
                     f"  Admin      {base}/admin/  (login {self.env.get('DEMO_ADMIN_USER', 'admin')} / "
                     f"{self.env.get('DEMO_ADMIN_PASSWORD', 'admin')})",
-                    f"  Flower     http://127.0.0.1:{self.flower_port}/",
+                    f"  Flower     http://127.0.0.1:{self.flower_port}/  (login {flower_login})",
+                    f"  Demo account token  {self.token}",
                     "  Place an order:",
-                    f"    curl -s -X POST {base}/api/orders/execute -H 'Content-Type: application/json' "
-                    """-d '{"tokenIn":"SOL","tokenOut":"USDC","amount":"10"}'""",
-                    "  Watch it:  .venv/bin/python manage.py watch_order <orderId>",
+                    f"    curl -s -X POST {base}/api/orders/execute -H 'Authorization: Token {self.token}' "
+                    """-H 'Content-Type: application/json' -d '{"tokenIn":"SOL","tokenOut":"USDC","amount":"10"}'""",
+                    f"  Watch it:  .venv/bin/python manage.py watch_order --token {self.token} <orderId>",
                     "Press Ctrl-C to stop everything.",
                     "",
                 ]
@@ -156,6 +184,7 @@ class Stack:
         self.start_servers()
         self.manage("migrate", "--noinput", "-v", "0")
         self.manage("create_demo_admin")
+        self.token = self.demo_token()
         self.start_processes()
         self.wait_ready()
 

@@ -9,6 +9,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from orders.publisher import event_message, order_group
 from orders.selectors import order_events_after, order_exists, order_get
 from orders.states import TERMINAL
+from orders.ws_auth import offered_subprotocol
 
 
 class CloseCode:
@@ -16,12 +17,14 @@ class CloseCode:
 
     FINISHED = 1000
     BAD_REQUEST = 4400
+    UNAUTHENTICATED = 4401
+    # Also for another account's order, so ids cannot be probed.
     NOT_FOUND = 4404
 
 
 @database_sync_to_async
-def _order_exists(order_id: UUID) -> bool:
-    return order_exists(order_id=order_id)
+def _order_exists(order_id: UUID, account) -> bool:
+    return order_exists(order_id=order_id, account=account)
 
 
 @database_sync_to_async
@@ -40,6 +43,12 @@ class OrderStreamConsumer(AsyncJsonWebsocketConsumer):
     finished = False
 
     async def connect(self) -> None:
+        self.subprotocol = offered_subprotocol(self.scope)
+        account = self.scope["user"]
+        if not account.is_authenticated:
+            # Closed before anything is sent: not even whether the order exists.
+            await self.accept(self.subprotocol)
+            return await self.close(code=CloseCode.UNAUTHENTICATED)
         query = parse_qs(self.scope["query_string"].decode("latin-1"))
         raw_id = self.scope["url_route"]["kwargs"].get("order_id") or query.get("orderId", [""])[0]
         try:
@@ -49,7 +58,7 @@ class OrderStreamConsumer(AsyncJsonWebsocketConsumer):
         after = query.get("after", ["0"])[0]
         if not after.isdigit() or len(after) > 9:
             return await self._refuse(CloseCode.BAD_REQUEST, "after must be a non-negative integer")
-        if not await _order_exists(order_id):
+        if not await _order_exists(order_id, account):
             return await self._refuse(CloseCode.NOT_FOUND, f"order {order_id} not found")
 
         # Join the group before reading history: an event committed meanwhile then arrives
@@ -57,7 +66,7 @@ class OrderStreamConsumer(AsyncJsonWebsocketConsumer):
         self.order_id = order_id
         self.last_seq = int(after)
         await self.channel_layer.group_add(order_group(order_id), self.channel_name)
-        await self.accept()
+        await self.accept(self.subprotocol)
         await self._replay()
         if not self.finished and await _order_finished(order_id):
             # Finished after the replay's read, or `after` is already past the last event.
@@ -96,6 +105,6 @@ class OrderStreamConsumer(AsyncJsonWebsocketConsumer):
 
     async def _refuse(self, code: int, reason: str) -> None:
         # Accept first: a socket closed during the handshake only shows the client an HTTP 403.
-        await self.accept()
+        await self.accept(self.subprotocol)
         await self.send_json({"error": {"code": code, "reason": reason}})
         await self.close(code=code, reason=reason)

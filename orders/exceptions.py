@@ -17,6 +17,16 @@ class InvalidTransition(OrderError):
         self.current = current
 
 
+class TooManyOpenOrders(OrderError):
+    http_status = status.HTTP_429_TOO_MANY_REQUESTS
+
+    def __init__(self, limit: int):
+        super().__init__(
+            f"This account already has {limit} open orders, the most it may have; "
+            "wait for some to be confirmed or failed."
+        )
+
+
 def api_exception_handler(exc, context):
     """DRF's handler, plus domain errors mapped to their status with a `detail` message."""
     if isinstance(exc, OrderError):

@@ -2,6 +2,7 @@
 
 import uuid
 
+from django.conf import settings
 from django.db import models
 
 from orders.states import Status
@@ -15,6 +16,7 @@ class OrderType(models.TextChoices):
 
 class Order(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    account = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders")
     type = models.CharField(max_length=16, choices=OrderType.choices, default=OrderType.MARKET)
     token_in = models.CharField(max_length=16)
     token_out = models.CharField(max_length=16)
@@ -40,6 +42,8 @@ class Order(models.Model):
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["-created_at"], name="order_created_idx"),
+            models.Index(fields=["account", "-created_at"], name="order_account_created_idx"),
+            models.Index(fields=["account", "status"], name="order_account_status_idx"),
             models.Index(fields=["status", "-created_at"], name="order_status_created_idx"),
             models.Index(fields=["tx_hash"], name="order_tx_hash_idx"),
         ]

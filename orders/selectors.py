@@ -2,6 +2,7 @@
 
 from uuid import UUID
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import QuerySet
 
 from orders.models import Order, OrderEvent
@@ -11,16 +12,17 @@ def order_get(*, order_id: UUID | str) -> Order:
     return Order.objects.get(pk=order_id)
 
 
-def order_exists(*, order_id: UUID | str) -> bool:
-    return Order.objects.filter(pk=order_id).exists()
+def order_exists(*, order_id: UUID | str, account: AbstractBaseUser) -> bool:
+    """Whether the order exists and is `account`'s: another account's order does not, to it."""
+    return Order.objects.filter(pk=order_id, account=account).exists()
 
 
-def order_list() -> QuerySet[Order]:
-    return Order.objects.order_by("-created_at")
+def order_list(*, account: AbstractBaseUser) -> QuerySet[Order]:
+    return Order.objects.filter(account=account).order_by("-created_at")
 
 
-def order_detail_get(*, order_id: UUID | str) -> Order:
-    return Order.objects.prefetch_related("events").get(pk=order_id)
+def order_detail_get(*, order_id: UUID | str, account: AbstractBaseUser) -> Order:
+    return Order.objects.prefetch_related("events").get(pk=order_id, account=account)
 
 
 def order_events_after(*, order_id: UUID | str, after: int = 0) -> list[OrderEvent]:

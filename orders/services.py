@@ -6,11 +6,14 @@ from functools import partial
 from typing import Any
 from uuid import UUID
 
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
 from dex.models import Quote, SwapResult
-from orders.exceptions import InvalidTransition
+from orders.exceptions import InvalidTransition, TooManyOpenOrders
 from orders.models import Order, OrderEvent, OrderType
 from orders.publisher import publish_order_event
 from orders.selectors import order_get
@@ -26,11 +29,23 @@ def plain(value: Decimal) -> str:
 
 
 @transaction.atomic
-def order_create(*, token_in: str, token_out: str, amount: Decimal, type: str = OrderType.MARKET) -> Order:
-    """Store a new order with its `pending` event; it is queued for execution once committed."""
+def order_create(
+    *, account: AbstractBaseUser, token_in: str, token_out: str, amount: Decimal, type: str = OrderType.MARKET
+) -> Order:
+    """Store a new order of `account` with its `pending` event; it is queued once committed.
+
+    Raises TooManyOpenOrders when the account already has its maximum of unfinished orders.
+    """
     from orders.tasks import execute_order_task
 
-    order = Order.objects.create(type=type, token_in=token_in, token_out=token_out, amount=amount, last_seq=1)
+    # Locking the account serialises its concurrent requests, so two cannot both pass the cap.
+    get_user_model().objects.select_for_update().filter(pk=account.pk).first()
+    limit = settings.ORDER_MAX_OPEN_PER_ACCOUNT
+    if Order.objects.filter(account=account).exclude(status__in=TERMINAL).count() >= limit:
+        raise TooManyOpenOrders(limit)
+    order = Order.objects.create(
+        account=account, type=type, token_in=token_in, token_out=token_out, amount=amount, last_seq=1
+    )
     event = OrderEvent.objects.create(
         order=order, seq=1, status=Status.PENDING, data={"type": type}, created_at=order.created_at
     )

@@ -13,7 +13,9 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+from django.contrib.auth import get_user_model
 from django.db import connection
+from rest_framework.authtoken.models import Token
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
@@ -73,6 +75,7 @@ class Engine:
 
     env: dict[str, str]
     port: int
+    token: str = ""
     web: Process | None = None
     worker: Process | None = None
     worker_env: dict[str, str] = field(default_factory=dict)
@@ -110,6 +113,10 @@ class Engine:
             self.worker.stop()
             self.worker = None
 
+    def use_token(self, token: str) -> None:
+        self.token = token
+        self.http.headers["Authorization"] = f"Token {token}"
+
     def place(self, **body) -> dict:
         response = self.http.post(
             "/api/orders/execute", json={"tokenIn": "SOL", "tokenOut": "USDC", "amount": "1"} | body
@@ -117,11 +124,15 @@ class Engine:
         assert response.status_code == 201, response.text
         return response.json()
 
-    def stream(self, order_id: str, *, path: str | None = None, after: int | None = None) -> "Stream":
+    def stream(
+        self, order_id: str, *, path: str | None = None, after: int | None = None, token: str | None = None, **options
+    ) -> "Stream":
+        """A subscriber, with this engine's token as a subprotocol unless another token is given."""
         url = f"{self.ws_url}{path or f'/ws/orders/{order_id}/'}"
         if after is not None:
             url += ("&" if "?" in url else "?") + f"after={after}"
-        return Stream(url)
+        token = self.token if token is None else token
+        return Stream(url, subprotocols=["token", token] if token else None, **options)
 
     def wait_terminal(self, order_id: str) -> dict:
         """Follow the stream to the order's terminal event and return the order as stored."""
@@ -133,8 +144,8 @@ class Engine:
 class Stream:
     """One WebSocket subscriber of an order's stream."""
 
-    def __init__(self, url: str) -> None:
-        self._connection = connect(url, open_timeout=10)
+    def __init__(self, url: str, **options) -> None:
+        self._connection = connect(url, open_timeout=10, **options)
         self.messages: list[dict] = []
         self.close_code: int | None = None
 
@@ -163,8 +174,12 @@ class Stream:
         return self.messages
 
 
+def make_token(name: str = "alice") -> str:
+    return Token.objects.create(user=get_user_model().objects.create(username=name)).key
+
+
 @pytest.fixture(scope="session")
-def engine(django_db_setup, django_db_blocker):
+def engine_processes(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         env = {
             **os.environ,
@@ -183,7 +198,14 @@ def engine(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture
-def live(engine, transactional_db):
-    """The engine with a worker at default settings, for a test whose rows other processes write."""
+def engine(engine_processes, transactional_db):
+    """The running engine as the client of a fresh account; the test's rows are committed."""
+    engine_processes.use_token(make_token())
+    return engine_processes
+
+
+@pytest.fixture
+def live(engine):
+    """The engine with a worker at default settings."""
     engine.start_worker()
     return engine

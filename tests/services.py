@@ -5,6 +5,7 @@ DATABASE_URL and REDIS_URL in the environment the suite uses those servers inste
 """
 
 import os
+import secrets
 import shutil
 import tempfile
 from pathlib import Path
@@ -22,6 +23,10 @@ def pytest_load_initial_conftests(early_config, parser, args):
     # Threads of in-process consumer tests must not keep connections that block dropping the test
     # database; the engine processes the tests start get their usual setting back.
     os.environ.setdefault("DB_CONN_MAX_AGE", "0")
+    # Production settings over plain HTTP on loopback, with a key made for this run.
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
+    os.environ.setdefault("DEBUG", "false")
+    os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
     if "DATABASE_URL" not in os.environ or "REDIS_URL" not in os.environ:
         data_dir = Path(tempfile.mkdtemp(prefix="engine-test-"))
         _data_dirs.append(data_dir)

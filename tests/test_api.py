@@ -8,7 +8,7 @@ from rest_framework.test import APIClient
 
 from orders.models import Order, OrderEvent
 from orders.states import Status
-from tests.factories import OrderEventFactory, OrderFactory
+from tests.factories import OrderEventFactory, OrderFactory, TokenFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -16,8 +16,20 @@ EXECUTE = "/api/orders/execute"
 
 
 @pytest.fixture
-def api():
-    return APIClient()
+def token():
+    return TokenFactory()
+
+
+@pytest.fixture
+def account(token):
+    return token.user
+
+
+@pytest.fixture
+def api(token):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
 
 
 def test_placing_an_order_stores_it_pending_and_queues_it_after_commit(api, django_capture_on_commit_callbacks):
@@ -146,10 +158,10 @@ def test_a_body_that_is_not_an_object_answers_400(api, body):
     assert not Order.objects.exists()
 
 
-def test_list_is_newest_first_with_cursor_pages(api):
+def test_list_is_newest_first_with_cursor_pages(api, account):
     now = timezone.now()
     for minutes in range(5):
-        order = OrderFactory()
+        order = OrderFactory(account=account)
         Order.objects.filter(pk=order.pk).update(created_at=now - timedelta(minutes=minutes))
 
     first = api.get("/api/orders/?limit=2").json()
@@ -161,10 +173,10 @@ def test_list_is_newest_first_with_cursor_pages(api):
     assert len(set(created)) == 4
 
 
-def test_list_filters_by_status_tokens_type_and_created_range(api):
-    confirmed = OrderFactory(status=Status.CONFIRMED, token_in="USDC", token_out="JUP")
-    failed = OrderFactory(status=Status.FAILED)
-    old = OrderFactory(status=Status.CONFIRMED)
+def test_list_filters_by_status_tokens_type_and_created_range(api, account):
+    confirmed = OrderFactory(account=account, status=Status.CONFIRMED, token_in="USDC", token_out="JUP")
+    failed = OrderFactory(account=account, status=Status.FAILED)
+    old = OrderFactory(account=account, status=Status.CONFIRMED)
     Order.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=2))
     since = (timezone.now() - timedelta(days=1)).isoformat()
 
@@ -185,8 +197,8 @@ def test_list_rejects_an_unknown_status_filter(api):
     assert "status" in response.json()
 
 
-def test_detail_shows_the_order_with_its_events_in_seq_order(api):
-    order = OrderFactory(status=Status.ROUTING, last_seq=2)
+def test_detail_shows_the_order_with_its_events_in_seq_order(api, account):
+    order = OrderFactory(account=account, status=Status.ROUTING, last_seq=2)
     OrderEventFactory(order=order, seq=2, status=Status.ROUTING, data={"chosen": "meteora", "quotes": []})
     OrderEventFactory(order=order, seq=1, status=Status.PENDING)
 
@@ -206,11 +218,13 @@ def test_detail_of_an_unknown_or_malformed_id_is_404(api, order_id):
     assert response.json() == {"detail": "Order not found."}
 
 
-def test_schema_and_docs_are_served(api):
-    schema = api.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
-    docs = api.get("/api/docs/")
+def test_schema_and_docs_are_served_without_credentials():
+    anonymous = APIClient()
+    schema = anonymous.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    docs = anonymous.get("/api/docs/")
 
     assert schema.status_code == 200
     assert "/api/orders/execute" in schema.json()["paths"]
+    assert schema.json()["components"]["securitySchemes"]["tokenAuth"]["type"] == "apiKey"
     assert docs.status_code == 200
     assert OrderEvent.objects.count() == 0

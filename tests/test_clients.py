@@ -119,6 +119,10 @@ def test_app_services_get_their_configuration_from_the_environment(compose):
         assert "ALLOWED_HOSTS" in environment, name
 
 
+def test_compose_flower_requires_basic_auth_from_the_environment(compose):
+    assert "--basic-auth=${FLOWER_BASIC_AUTH:?" in compose["services"]["flower"]["command"]
+
+
 def test_compose_publishes_ports_on_loopback_only(compose):
     published = []
     for name, service in compose["services"].items():

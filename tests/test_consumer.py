@@ -1,7 +1,7 @@
 """The stream consumer: no event lost or repeated when the channel layer drops or repeats one."""
 
 import pytest
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 
@@ -9,25 +9,34 @@ from engine.asgi import application
 from orders.publisher import EVENT_TYPE, event_message, order_group
 from orders.services import order_transition
 from orders.states import Status
-from tests.factories import OrderEventFactory, OrderFactory
+from tests.factories import OrderEventFactory, OrderFactory, TokenFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@sync_to_async
+@database_sync_to_async
 def _order_with_events(*statuses: Status):
-    order = OrderFactory(status=statuses[-1], last_seq=len(statuses))
+    order = OrderFactory(status=statuses[-1], last_seq=len(statuses), account=TokenFactory().user)
     for seq, status in enumerate(statuses, start=1):
         OrderEventFactory(order=order, seq=seq, status=status)
     return order
 
 
-@sync_to_async
+@database_sync_to_async
 def _append_silently(order, seq: int, status: Status):
     """An event stored but whose live message the channel layer lost."""
     order.status, order.last_seq = status, seq
     order.save()
     return event_message(OrderEventFactory(order=order, seq=seq, status=status))
+
+
+@database_sync_to_async
+def _token_of(order) -> str:
+    return order.account.auth_token.key
+
+
+async def _subscriber(order, path: str) -> WebsocketCommunicator:
+    return WebsocketCommunicator(application, path, subprotocols=["token", await _token_of(order)])
 
 
 async def _send_live(order, message: dict) -> None:
@@ -36,7 +45,7 @@ async def _send_live(order, message: dict) -> None:
 
 async def test_gap_in_live_events_is_filled_from_the_database_and_repeats_are_dropped():
     order = await _order_with_events(Status.PENDING, Status.ROUTING)
-    communicator = WebsocketCommunicator(application, f"/ws/orders/{order.id}/")
+    communicator = await _subscriber(order, f"/ws/orders/{order.id}/")
     connected, _ = await communicator.connect()
     assert connected
     assert [(await communicator.receive_json_from())["seq"] for _ in range(2)] == [1, 2]
@@ -47,7 +56,7 @@ async def test_gap_in_live_events_is_filled_from_the_database_and_repeats_are_dr
     assert [(await communicator.receive_json_from(timeout=5))["seq"] for _ in range(2)] == [3, 4]
 
     await _send_live(order, fourth)
-    await sync_to_async(order_transition)(order_id=order.id, expected=Status.SUBMITTED, to=Status.CONFIRMED)
+    await database_sync_to_async(order_transition)(order_id=order.id, expected=Status.SUBMITTED, to=Status.CONFIRMED)
     last = await communicator.receive_json_from(timeout=5)
     assert (last["seq"], last["status"]) == (5, "confirmed")
     assert (await communicator.receive_output(timeout=5))["code"] == 1000
@@ -56,7 +65,7 @@ async def test_gap_in_live_events_is_filled_from_the_database_and_repeats_are_dr
 
 async def test_what_a_client_sends_is_ignored():
     order = await _order_with_events(Status.PENDING)
-    communicator = WebsocketCommunicator(application, f"/api/orders/execute?orderId={order.id}")
+    communicator = await _subscriber(order, f"/api/orders/execute?orderId={order.id}")
     await communicator.connect()
     assert (await communicator.receive_json_from())["seq"] == 1
 

@@ -15,7 +15,7 @@ def _at(timestamp: str) -> datetime:
     return datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
 
 
-def test_failing_venues_are_retried_on_the_backoff_then_the_order_fails(engine, transactional_db):
+def test_failing_venues_are_retried_on_the_backoff_then_the_order_fails(engine):
     engine.start_worker(DEX_FAILURE_RATE="1.0")
     order_id = engine.place()["orderId"]
 
@@ -35,7 +35,7 @@ def test_failing_venues_are_retried_on_the_backoff_then_the_order_fails(engine, 
     assert 1.0 <= second_gap < 2.0
 
 
-def test_retried_attempts_carry_their_reason_and_no_order_swaps_twice(engine, transactional_db):
+def test_retried_attempts_carry_their_reason_and_no_order_swaps_twice(engine):
     engine.start_worker(DEX_FAILURE_RATE="0.5")
     with ThreadPoolExecutor(10) as pool:
         order_ids = [placed["orderId"] for placed in pool.map(lambda _: engine.place(), range(20))]
@@ -51,7 +51,7 @@ def test_retried_attempts_carry_their_reason_and_no_order_swaps_twice(engine, tr
         assert [e["seq"] for e in order["events"]] == list(range(1, len(order["events"]) + 1))
 
 
-def test_retry_after_a_landed_swap_confirms_it_without_swapping_again(engine, transactional_db):
+def test_retry_after_a_landed_swap_confirms_it_without_swapping_again(engine):
     engine.start_worker(DEX_LOST_RESPONSE_RATE="1.0")
     order_id = engine.place()["orderId"]
 
@@ -83,7 +83,7 @@ def test_thirty_orders_at_once_never_run_more_than_ten_at_a_time(live):
     assert peak == 10
 
 
-def test_worker_stopped_with_sigterm_finishes_its_orders_and_leaves_the_rest_queued(engine, transactional_db):
+def test_worker_stopped_with_sigterm_finishes_its_orders_and_leaves_the_rest_queued(engine):
     worker = engine.start_worker()
     order_ids = [engine.place()["orderId"] for _ in range(25)]
     with engine.stream(order_ids[0]) as stream:

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -48,7 +49,9 @@ class Launcher:
 @pytest.fixture
 def launch(tmp_path):
     port, flower_port = free_port(), free_port()
-    env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
+    # As on a fresh machine: none of the settings the test suite itself runs with.
+    suite_only = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG", "SECURE_SSL_REDIRECT", "DB_CONN_MAX_AGE")
+    env = {key: value for key, value in os.environ.items() if key not in suite_only}
     env |= {
         "ENGINE_DATA_DIR": str(tmp_path / "data"),
         "PORT": str(port),
@@ -74,21 +77,30 @@ def launch(tmp_path):
 def test_make_run_serves_an_order_to_confirmation_and_stops_everything_on_ctrl_c(launch):
     launcher = launch()
     banner = "".join(launcher.output)
-    http = httpx.Client(base_url=f"http://127.0.0.1:{launch.port}", timeout=10)
+    token = re.search(r"Demo account token +(\w+)", banner).group(1)
+    http = httpx.Client(
+        base_url=f"http://127.0.0.1:{launch.port}", headers={"Authorization": f"Token {token}"}, timeout=10
+    )
+    flower = f"http://127.0.0.1:{launch.flower_port}"
 
     placed = http.post("/api/orders/execute", json={"tokenIn": "SOL", "tokenOut": "USDC", "amount": "2"}).json()
-    with connect(f"ws://127.0.0.1:{launch.port}/ws/orders/{placed['orderId']}/", open_timeout=10) as socket:
+    stream = f"ws://127.0.0.1:{launch.port}/ws/orders/{placed['orderId']}/"
+    with connect(stream, subprotocols=["token", token], open_timeout=10) as socket:
         statuses = [json.loads(message)["status"] for message in socket]
 
     assert statuses == ["pending", "routing", "building", "submitted", "confirmed"]
-    assert f"curl -s -X POST http://127.0.0.1:{launch.port}/api/orders/execute" in banner
+    assert (
+        f"curl -s -X POST http://127.0.0.1:{launch.port}/api/orders/execute -H 'Authorization: Token {token}'" in banner
+    )
     assert "login admin / admin" in banner
     assert http.get("/admin/login/").status_code == 200
     assert http.get("/api/docs/").status_code == 200
-    assert httpx.get(f"http://127.0.0.1:{launch.flower_port}/", timeout=10).status_code == 200
+    assert httpx.get(f"{flower}/", timeout=10).status_code == 401
+    assert httpx.get(f"{flower}/", auth=("admin", "wrong"), timeout=10).status_code == 401
+    assert httpx.get(f"{flower}/", auth=("admin", "admin"), timeout=10).status_code == 200
     # The query the Flower tasks page makes: the order's task is listed under its name.
     table = {"draw": 1, "start": 0, "length": 10, "order[0][column]": 0, "columns[0][data]": "name"}
-    tasks = httpx.get(f"http://127.0.0.1:{launch.flower_port}/tasks/datatable", params=table, timeout=10).json()
+    tasks = httpx.get(f"{flower}/tasks/datatable", params=table, auth=("admin", "admin"), timeout=10).json()
     assert [(t["name"], t["args"]) for t in tasks["data"]] == [("orders.execute_order", f"('{placed['orderId']}',)")]
     assert launcher.ctrl_c() == 0
     assert "stopped." in "".join(launcher.output)

@@ -10,7 +10,7 @@ from orders.services import order_create, order_execute, order_fail, order_recor
 from orders.states import Status
 from orders.tasks import retry_countdown
 from orders.venues import get_router
-from tests.factories import OrderFactory
+from tests.factories import AccountFactory, OrderFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -76,7 +76,7 @@ def test_fail_leaves_a_confirmed_order_confirmed():
 
 
 def test_event_message_is_camel_case_with_an_iso_timestamp():
-    order = order_create(token_in="SOL", token_out="USDC", amount=Decimal("1.5"))
+    order = order_create(account=AccountFactory(), token_in="SOL", token_out="USDC", amount=Decimal("1.5"))
     message = event_message(order.events.get())
 
     assert message == {

@@ -108,7 +108,7 @@ def test_watch_order_prints_a_readable_timeline(live):
     order_id = live.place(tokenIn="SOL", tokenOut="USDC", amount="3")["orderId"]
     out = StringIO()
 
-    call_command("watch_order", order_id, url=live.ws_url, stdout=out)
+    call_command("watch_order", order_id, url=live.ws_url, token=live.token, stdout=out)
 
     lines = out.getvalue().splitlines()
     assert [line.split()[2] for line in lines] == LIFECYCLE
@@ -118,4 +118,6 @@ def test_watch_order_prints_a_readable_timeline(live):
 
 def test_watch_order_of_an_unknown_order_says_so(live):
     with pytest.raises(CommandError, match="not found"):
-        call_command("watch_order", "6f1c1b7e-0000-4000-8000-000000000000", url=live.ws_url, stdout=StringIO())
+        call_command(
+            "watch_order", "6f1c1b7e-0000-4000-8000-000000000000", url=live.ws_url, token=live.token, stdout=StringIO()
+        )
