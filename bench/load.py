@@ -1,0 +1,123 @@
+"""Places orders over HTTP and follows each over its WebSocket stream to the terminal event."""
+
+import asyncio
+import contextlib
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import httpx
+from websockets.asyncio.client import connect
+
+CONNECTIONS = 50
+HTTP_TIMEOUT = 30.0
+FETCH_SECONDS = 120.0
+PROGRESS_SECONDS = 5.0
+ORDER = {"tokenIn": "SOL", "tokenOut": "USDC", "amount": "10"}
+TERMINAL = ("confirmed", "failed")
+
+
+@dataclass
+class OrderTiming:
+    """One order as the client saw it; every time is in Unix seconds on this machine's clock."""
+
+    order_id: str = ""
+    posted_at: float | None = None  # the POST was sent
+    accepted_at: float | None = None  # its 201 arrived
+    terminal_at: float | None = None  # the terminal event arrived over the WebSocket
+    status: str = "unplaced"
+    error: str = ""
+    # From GET /api/orders/<id>/ once finished: [{"status", "timestamp"}] with engine timestamps.
+    events: list[dict] = field(default_factory=list)
+
+
+async def run_scenario(
+    base_url: str, *, token: str, name: str, orders: int, interval: float, time_limit: float
+) -> list[OrderTiming]:
+    """Place `orders` orders `interval` seconds apart (0: all at once) and time each one.
+
+    Orders without a terminal event `time_limit` seconds after the last one was placed are left
+    unfinished, so a broken engine ends the scenario instead of hanging it.
+    """
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    deadline = start + (orders - 1) * interval + time_limit
+    ws_base = "ws" + base_url.removeprefix("http")
+    timings = [OrderTiming() for _ in range(orders)]
+    slots = asyncio.Semaphore(CONNECTIONS)
+    limits = httpx.Limits(max_connections=CONNECTIONS)
+    headers = {"Authorization": f"Token {token}"}
+    async with httpx.AsyncClient(base_url=base_url, headers=headers, limits=limits, timeout=HTTP_TIMEOUT) as client:
+        progress = asyncio.create_task(_show_progress(name, timings, deadline))
+        try:
+            async with asyncio.TaskGroup() as group:
+                for index, timing in enumerate(timings):
+                    await asyncio.sleep(max(0.0, start + index * interval - loop.time()))
+                    group.create_task(_follow(client, ws_base, token, timing, slots, deadline))
+        finally:
+            progress.cancel()
+        _print_progress(name, timings)
+        # An order whose events did not come back in time is left out of the derived figures.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(FETCH_SECONDS):
+                await asyncio.gather(*(_fetch_events(client, timing, slots) for timing in timings if timing.order_id))
+    return timings
+
+
+async def _follow(
+    client: httpx.AsyncClient, ws_base: str, token: str, timing: OrderTiming, slots: asyncio.Semaphore, deadline: float
+) -> None:
+    try:
+        async with asyncio.timeout_at(deadline):
+            async with slots:
+                timing.posted_at = time.time()
+                response = await client.post("/api/orders/execute", json=ORDER)
+                response.raise_for_status()
+            timing.accepted_at = time.time()
+            timing.order_id = response.json()["orderId"]
+            timing.status = "pending"
+            stream = f"{ws_base}/ws/orders/{timing.order_id}/"
+            async with connect(stream, subprotocols=["token", token], open_timeout=HTTP_TIMEOUT) as socket:
+                async for message in socket:
+                    event = json.loads(message)
+                    if event.get("status") in TERMINAL:
+                        timing.terminal_at = time.time()
+                        timing.status = event["status"]
+                        return
+            timing.error = "the stream closed before a terminal event"
+    except TimeoutError:
+        timing.error = "no terminal event within the time limit"
+    except Exception as exc:  # one order's trouble must not stop the others
+        timing.error = f"{type(exc).__name__}: {exc}"
+
+
+async def _fetch_events(client: httpx.AsyncClient, timing: OrderTiming, slots: asyncio.Semaphore) -> None:
+    try:
+        async with slots:
+            response = await client.get(f"/api/orders/{timing.order_id}/")
+        response.raise_for_status()
+        timing.events = [
+            {"status": event["status"], "timestamp": datetime.fromisoformat(event["timestamp"]).timestamp()}
+            for event in response.json()["events"]
+        ]
+    except Exception as exc:
+        timing.error = timing.error or f"events not fetched: {type(exc).__name__}: {exc}"
+
+
+async def _show_progress(name: str, timings: list[OrderTiming], deadline: float) -> None:
+    loop = asyncio.get_running_loop()
+    while loop.time() < deadline:
+        await asyncio.sleep(PROGRESS_SECONDS)
+        _print_progress(name, timings)
+
+
+def _print_progress(name: str, timings: list[OrderTiming]) -> None:
+    placed = sum(1 for timing in timings if timing.order_id)
+    confirmed = sum(1 for timing in timings if timing.status == "confirmed")
+    failed = sum(1 for timing in timings if timing.status == "failed")
+    errors = sum(1 for timing in timings if timing.error)
+    print(
+        f"  {name}: placed {placed}/{len(timings)}, confirmed {confirmed}, failed {failed}, errors {errors}",
+        flush=True,
+    )
