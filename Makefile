@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 
 .DEFAULT_GOAL := help
-.PHONY: help install run worker test lint fmt migrate bench
+.PHONY: help install run worker test lint fmt migrate bench chaos
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -28,6 +28,9 @@ test: install ## run the test suite against real PostgreSQL, Redis, Celery and d
 
 bench: install ## place orders in bursts and at a steady rate; figures go to BENCHMARKS.md
 	$(PY) -m bench
+
+chaos: install ## place orders while workers, Redis, PostgreSQL and daphne die; figures go to CHAOS.md
+	$(PY) -m chaos
 
 lint: install ## ruff check and format check
 	$(PY) -m ruff check .

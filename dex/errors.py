@@ -14,3 +14,10 @@ class NoRouteAvailable(VenueError):
 
     def __init__(self, errors: list[str]):
         super().__init__("router", "no venue could quote: " + "; ".join(errors))
+
+
+class TransactionExpired(VenueError):
+    """The transaction's blockhash expired before it landed: it never will, so a new one may go."""
+
+    def __init__(self, venue: str, signature: str):
+        super().__init__(venue, f"transaction {signature[:12]}... expired before it landed")

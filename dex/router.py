@@ -7,7 +7,7 @@ from decimal import Decimal
 from dex.errors import NoRouteAvailable, VenueError
 from dex.ledger import Ledger
 from dex.meteora import Meteora
-from dex.models import Quote
+from dex.models import Quote, SentTransaction
 from dex.raydium import Raydium
 from dex.venue import SimulatedVenue, Simulation
 
@@ -33,8 +33,9 @@ def best_quote(quotes: list[Quote], errors: dict[str, str] | None = None) -> Quo
 
 
 class Router:
-    def __init__(self, venues: list[SimulatedVenue]) -> None:
+    def __init__(self, venues: list[SimulatedVenue], ledger: Ledger) -> None:
         self.venues = {venue.name: venue for venue in venues}
+        self.ledger = ledger
         self._pool = ThreadPoolExecutor(max_workers=len(venues), thread_name_prefix="quote")
 
     def route(self, token_in: str, token_out: str, amount_in: Decimal, *, key: str) -> Routing:
@@ -54,6 +55,11 @@ class Router:
     def venue(self, name: str) -> SimulatedVenue:
         return self.venues[name]
 
+    def transactions_for(self, order_id: str) -> list[SentTransaction]:
+        """Every transaction the chain received for this order: the order id is its idempotency key."""
+        return self.ledger.for_order(order_id)
+
 
 def build_router(*, simulation: Simulation, ledger: Ledger) -> Router:
-    return Router([Raydium(simulation=simulation, ledger=ledger), Meteora(simulation=simulation, ledger=ledger)])
+    venues = [Raydium(simulation=simulation, ledger=ledger), Meteora(simulation=simulation, ledger=ledger)]
+    return Router(venues, ledger)

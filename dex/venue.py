@@ -6,9 +6,9 @@ import time
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
-from dex.errors import VenueError
+from dex.errors import TransactionExpired, VenueError
 from dex.ledger import Ledger
-from dex.models import Quote, SwapResult, Transaction
+from dex.models import Quote, SentTransaction, SwapResult, Transaction, TxStatus
 from dex.tokens import TOKENS, reference_price
 
 QUOTE_SECONDS = 0.2
@@ -26,6 +26,14 @@ class Simulation:
     failure_rate: float = 0.0
     lost_response_rate: float = 0.0
     seed: int | None = None
+    # How long a signed transaction stays valid; None: comfortably past the slowest swap.
+    tx_validity: float | None = None
+
+    @property
+    def validity_seconds(self) -> float:
+        if self.tx_validity is not None:
+            return self.tx_validity
+        return max(1.0, 2 * SWAP_SECONDS[1] * self.latency_scale)
 
 
 def base58(data: bytes) -> str:
@@ -79,13 +87,19 @@ class SimulatedVenue:
             order_id=order_id,
             quote=quote,
             wraps_sol=quote.token_in == "SOL",
+            valid_until=time.time() + self.simulation.validity_seconds,
         )
 
     def submit(self, tx: Transaction, *, key: str) -> SwapResult:
-        """Send the transaction and wait for it to land; it executes at the quoted price."""
+        """Send the transaction and wait for it to land; it executes at the quoted price.
+
+        Once the chain has received it, it lands (or expires) whether or not its sender is
+        still there to hear about it.
+        """
         rng = self._rng(key, "submit")
         self._maybe_fail(rng, "transaction was not accepted by the RPC node")
-        self._wait(rng.uniform(*SWAP_SECONDS))
+        latency = rng.uniform(*SWAP_SECONDS) * max(self.simulation.latency_scale, 0)
+        lands_at = time.time() + latency
         quote = tx.quote
         result = SwapResult(
             signature=tx.signature,
@@ -98,14 +112,26 @@ class SimulatedVenue:
             price=(quote.amount_out / quote.amount_in).quantize(PRICE_PLACES),
             slot=self.ledger.next_slot(),
         )
-        self.ledger.record(result)
+        sent = self.ledger.send(
+            SentTransaction(
+                signature=tx.signature,
+                venue=self.name,
+                order_id=tx.order_id,
+                lands_at=lands_at,
+                result=result if lands_at <= tx.valid_until else None,
+            )
+        )
+        time.sleep(max(0.0, sent.lands_at - time.time()))
+        if sent.result is None:
+            raise TransactionExpired(self.name, tx.signature)
         if rng.random() < self.simulation.lost_response_rate:
             raise VenueError(self.name, "confirmation timed out; the transaction may have landed")
-        return result
+        return sent.result
 
-    def get_status(self, signature: str) -> SwapResult | None:
-        """The landed swap with this signature, or None if it never landed."""
-        return self.ledger.get(signature)
+    def get_status(self, signature: str) -> TxStatus | None:
+        """Where the transaction with this signature stands; None if the chain never received it."""
+        sent = self.ledger.get(signature)
+        return sent.status(time.time()) if sent else None
 
     def _rng(self, key: str, step: str) -> random.Random:
         seed = self.simulation.seed

@@ -130,6 +130,15 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_CONCURRENCY = env.int("WORKER_CONCURRENCY", default=10)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("BROKER_VISIBILITY_TIMEOUT", 3600)}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A task runs one attempt of one order (seconds); the limits only stop one that hangs.
+ORDER_TASK_SOFT_TIME_LIMIT = env.int("ORDER_TASK_SOFT_TIME_LIMIT", default=60)
+CELERY_BEAT_SCHEDULE = {
+    "recover-stalled-orders": {
+        "task": "orders.recover_stalled",
+        "schedule": env.float("ORDER_RECOVERY_INTERVAL", default=5.0),
+    },
+    "purge-idempotency-keys": {"task": "orders.purge_idempotency_keys", "schedule": 3600.0},
+}
 # Flower reads task events; they cost one small message per task state.
 CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TASK_SEND_SENT_EVENT = True
@@ -148,9 +157,24 @@ CACHES = {
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [env.str("CHANNEL_LAYER_URL", default=REDIS_URL)]},
+        "CONFIG": {
+            "hosts": [env.str("CHANNEL_LAYER_URL", default=REDIS_URL)],
+            # Live delivery is best effort: a slow subscriber's backlog is capped and old messages
+            # expire. Nothing is lost by it: the stream fills any gap from the database.
+            "capacity": env.int("CHANNEL_LAYER_CAPACITY", default=1000),
+            "expiry": env.int("CHANNEL_LAYER_EXPIRY", default=30),
+        },
     },
 }
+
+# The stream is one-way: a client may send a few stray messages (a keep-alive, a mistaken
+# subscribe), which are ignored, but more than the budget within the window closes its socket
+# with 4429 and one message over the size closes it with 4413. Larger abuse never reaches the
+# consumer: daphne drops a connection on a text message that is not UTF-8 or on a message over
+# its --websocket-max-message-size (1 MiB), before buffering it.
+WEBSOCKET_CLIENT_MESSAGE_BUDGET = env.int("WEBSOCKET_CLIENT_MESSAGE_BUDGET", default=20)
+WEBSOCKET_CLIENT_MESSAGE_WINDOW = env.float("WEBSOCKET_CLIENT_MESSAGE_WINDOW", default=10.0)
+WEBSOCKET_CLIENT_MESSAGE_MAX_BYTES = env.int("WEBSOCKET_CLIENT_MESSAGE_MAX_BYTES", default=4096)
 
 # --- rest framework ---------------------------------------------------------------------------
 
@@ -162,7 +186,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.TokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.ScopedRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["orders.throttles.ScopedRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "orders.place": env.str("THROTTLE_PLACE_RATE", default="600/min"),
         "orders.read": env.str("THROTTLE_READ_RATE", default="1200/min"),
@@ -193,6 +217,14 @@ ORDER_MAX_OPEN_PER_ACCOUNT = env.int("ORDER_MAX_OPEN_PER_ACCOUNT", default=100)
 # Three attempts in all; the second starts 0.5 s after the first fails, the third 1 s after that.
 ORDER_MAX_ATTEMPTS = env.int("ORDER_MAX_ATTEMPTS", default=3)
 ORDER_RETRY_BACKOFF = env.float("ORDER_RETRY_BACKOFF", default=0.5)
+# An unfinished order that nothing has moved for this long is re-driven by the recovery job
+# (beat, every ORDER_RECOVERY_INTERVAL seconds). Longer than any one step, including the wait in
+# a busy queue, so a healthy order is rarely queued twice (which would be harmless anyway).
+ORDER_STALL_SECONDS = env.float("ORDER_STALL_SECONDS", default=60.0)
+# A retry with the same Idempotency-Key gets the first answer for at least this long.
+IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
+# A request holding its key longer than this is taken to have died, and a retry takes the key over.
+IDEMPOTENCY_IN_FLIGHT_SECONDS = env.int("IDEMPOTENCY_IN_FLIGHT_SECONDS", default=60)
 
 # --- dex --------------------------------------------------------------------------------------
 
@@ -204,5 +236,7 @@ DEX_FAILURE_RATE = env.float("DEX_FAILURE_RATE", default=0.0)
 DEX_LOST_RESPONSE_RATE = env.float("DEX_LOST_RESPONSE_RATE", default=0.0)
 # An integer makes every quote, price and failure reproducible; empty draws fresh randomness.
 DEX_SEED = env.int("DEX_SEED", default=None) if env.str("DEX_SEED", default="") else None
+# Seconds a signed transaction stays valid (its blockhash); empty: twice the slowest swap.
+DEX_TX_VALIDITY = env.float("DEX_TX_VALIDITY", default=None) if env.str("DEX_TX_VALIDITY", default="") else None
 # The simulated chain keeps its transactions here so every worker process sees the same ledger.
 DEX_LEDGER_URL = env.str("DEX_LEDGER_URL", default=REDIS_URL)

@@ -1,10 +1,13 @@
 """The order status stream: every stored event, then the live ones, each once and in order."""
 
+import time
+from collections import deque
 from urllib.parse import parse_qs
 from uuid import UUID
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 
 from orders.publisher import event_message, order_group
 from orders.selectors import order_events_after, order_exists, order_get
@@ -20,6 +23,15 @@ class CloseCode:
     UNAUTHENTICATED = 4401
     # Also for another account's order, so ids cannot be probed.
     NOT_FOUND = 4404
+    # A client message over WEBSOCKET_CLIENT_MESSAGE_MAX_BYTES. It means what 1009 means, but daphne
+    # (autobahn) lets an application close only with 1000 or 3000-4999, so it mirrors HTTP's 413.
+    MESSAGE_TOO_BIG = 4413
+    # More than WEBSOCKET_CLIENT_MESSAGE_BUDGET messages within WEBSOCKET_CLIENT_MESSAGE_WINDOW seconds.
+    TOO_MANY_MESSAGES = 4429
+    # Never sent by the consumer: daphne drops the TCP connection, without a close frame, on a text
+    # message that is not UTF-8 or one over its --websocket-max-message-size (1 MiB by default),
+    # and the client reports 1006.
+    DROPPED = 1006
 
 
 @database_sync_to_async
@@ -43,6 +55,8 @@ class OrderStreamConsumer(AsyncJsonWebsocketConsumer):
     finished = False
 
     async def connect(self) -> None:
+        # When the latest messages of the client arrived, as many as make one over the budget.
+        self.received_at: deque[float] = deque(maxlen=settings.WEBSOCKET_CLIENT_MESSAGE_BUDGET + 1)
         self.subprotocol = offered_subprotocol(self.scope)
         account = self.scope["user"]
         if not account.is_authenticated:
@@ -80,7 +94,22 @@ class OrderStreamConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_discard(order_group(self.order_id), self.channel_name)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
-        """The stream is one-way; what a client sends is ignored, not parsed."""
+        """The stream is one-way: what a client sends is not parsed, only measured and counted."""
+        if self.finished:
+            return
+        limit = settings.WEBSOCKET_CLIENT_MESSAGE_MAX_BYTES
+        if len(bytes_data if text_data is None else text_data.encode()) > limit:
+            return await self._fail(CloseCode.MESSAGE_TOO_BIG, f"a message may have at most {limit} bytes")
+        self.received_at.append(time.monotonic())
+        window = settings.WEBSOCKET_CLIENT_MESSAGE_WINDOW
+        if len(self.received_at) == self.received_at.maxlen and self.received_at[-1] - self.received_at[0] < window:
+            budget = settings.WEBSOCKET_CLIENT_MESSAGE_BUDGET
+            await self._fail(CloseCode.TOO_MANY_MESSAGES, f"more than {budget} messages within {window:g} s")
+
+    async def close(self, code: int | None = None, reason: str | None = None) -> None:
+        # Once the server closes, nothing more is sent and nothing more received is looked at.
+        self.finished = True
+        await super().close(code=code, reason=reason)
 
     async def order_event(self, message: dict) -> None:
         event = message["event"]
@@ -106,5 +135,9 @@ class OrderStreamConsumer(AsyncJsonWebsocketConsumer):
     async def _refuse(self, code: int, reason: str) -> None:
         # Accept first: a socket closed during the handshake only shows the client an HTTP 403.
         await self.accept(self.subprotocol)
+        await self._fail(code, reason)
+
+    async def _fail(self, code: int, reason: str) -> None:
+        # daphne sends no close reason, so the reason travels in a message first.
         await self.send_json({"error": {"code": code, "reason": reason}})
         await self.close(code=code, reason=reason)

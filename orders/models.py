@@ -1,9 +1,11 @@
-"""Orders and the append-only history of their status changes."""
+"""Orders, the append-only history of their status changes, and the idempotency keys of requests."""
 
 import uuid
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from django.utils import timezone
 
 from orders.states import Status
 
@@ -26,6 +28,8 @@ class Order(models.Model):
 
     venue = models.CharField(max_length=16, blank=True)
     tx_hash = models.CharField(max_length=128, blank=True)
+    # Until then the signed transaction may still land, so no other may be sent for this order.
+    tx_valid_until = models.DateTimeField(null=True, blank=True)
     expected_amount_out = models.DecimalField(**AMOUNT, null=True, blank=True)
     amount_out = models.DecimalField(**AMOUNT, null=True, blank=True)
     executed_price = models.DecimalField(**AMOUNT, null=True, blank=True)
@@ -37,6 +41,9 @@ class Order(models.Model):
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # When the recovery job re-drives the order if nothing has moved it by then; pushed forward
+    # by every step, cleared once it is finished.
+    next_check_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -46,6 +53,11 @@ class Order(models.Model):
             models.Index(fields=["account", "status"], name="order_account_status_idx"),
             models.Index(fields=["status", "-created_at"], name="order_status_created_idx"),
             models.Index(fields=["tx_hash"], name="order_tx_hash_idx"),
+            models.Index(
+                fields=["next_check_at"],
+                name="order_next_check_idx",
+                condition=models.Q(next_check_at__isnull=False),
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="order_amount_positive"),
@@ -69,3 +81,33 @@ class OrderEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order_id} #{self.seq} {self.status}"
+
+
+class IdempotencyStatus(models.TextChoices):
+    IN_FLIGHT = "in_flight"
+    DONE = "done"
+
+
+class IdempotencyKey(models.Model):
+    """A client's Idempotency-Key: the request it was first sent with and, once done, its answer."""
+
+    account = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="idempotency_keys")
+    key = models.CharField(max_length=255)
+    # sha256 of the method, path and canonical JSON body of the first request under this key.
+    request_hash = models.CharField(max_length=64)
+    status = models.CharField(max_length=16, choices=IdempotencyStatus.choices, default=IdempotencyStatus.IN_FLIGHT)
+    # When the request now holding the key claimed it: a stale one is taken over, and only the
+    # holder whose claim time still matches may store its answer.
+    locked_at = models.DateTimeField(default=timezone.now)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["created_at"], name="idempotency_key_created_idx")]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "key"], name="idempotency_key_account_key_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.key} ({self.status})"

@@ -5,6 +5,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -28,7 +29,6 @@ def camelize(value: Any) -> Any:
     return value
 
 
-@extend_schema_field({"type": "string", "format": "decimal", "example": "10.5"})
 class AmountField(serializers.Field):
     """An amount as a decimal string or a JSON number; out as a plain decimal string."""
 
@@ -41,10 +41,8 @@ class AmountField(serializers.Field):
     def to_internal_value(self, data: Any) -> Decimal:
         if isinstance(data, bool) or not isinstance(data, str | int | Decimal):
             self.fail("invalid")
-        if isinstance(data, str):
-            if not PLAIN_DECIMAL.match(data.strip()):
-                self.fail("invalid")
-            data = data.strip()
+        if isinstance(data, str) and not PLAIN_DECIMAL.fullmatch(data):
+            self.fail("invalid")
         try:
             value = Decimal(data)
         except (InvalidOperation, ValueError):
@@ -58,6 +56,16 @@ class AmountField(serializers.Field):
 
     def to_representation(self, value: Decimal) -> str:
         return format(value.normalize(), "f")
+
+
+class AmountFieldSchema(OpenApiSerializerFieldExtension):
+    """An amount in the schema: a plain decimal string, or in a request a JSON number as well."""
+
+    target_class = AmountField
+
+    def map_serializer_field(self, auto_schema, direction: str) -> dict:
+        text = {"type": "string", "format": "decimal", "pattern": PLAIN_DECIMAL.pattern, "example": "10.5"}
+        return {"oneOf": [text, {"type": "number"}]} if direction == "request" else text
 
 
 @extend_schema_field({"type": "string", "enum": list(TOKENS), "example": "SOL"})

@@ -16,5 +16,6 @@ def get_router() -> Router:
         failure_rate=settings.DEX_FAILURE_RATE,
         lost_response_rate=settings.DEX_LOST_RESPONSE_RATE,
         seed=settings.DEX_SEED,
+        tx_validity=settings.DEX_TX_VALIDITY,
     )
     return build_router(simulation=simulation, ledger=RedisLedger(settings.DEX_LEDGER_URL))

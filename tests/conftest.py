@@ -19,7 +19,7 @@ from rest_framework.authtoken.models import Token
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from dex.ledger import RedisLedger
+from dex.ledger import RedisLedger, swaps_for
 from engine.devservers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -93,9 +93,14 @@ class Engine:
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}"
 
+    free_port = staticmethod(free_port)
+
+    @staticmethod
+    def web_command(port: int) -> list[str]:
+        return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "engine.asgi:application"]
+
     def start_web(self) -> None:
-        command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "engine.asgi:application"]
-        self.web = Process("daphne", command, self.env, ready_line="Listening on TCP address")
+        self.web = Process("daphne", self.web_command(self.port), self.env, ready_line="Listening on TCP address")
 
     def start_worker(self, **overrides: str) -> Process:
         """A worker with these settings; one already running with others is stopped first."""
@@ -112,6 +117,10 @@ class Engine:
         if self.worker:
             self.worker.stop()
             self.worker = None
+
+    def swaps(self, order_id: str) -> list:
+        """The order's swaps that landed on the simulated chain: the ground truth of execution."""
+        return swaps_for(self.ledger, order_id)
 
     def use_token(self, token: str) -> None:
         self.token = token

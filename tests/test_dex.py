@@ -5,10 +5,10 @@ from decimal import Decimal
 
 import pytest
 
-from dex.errors import NoRouteAvailable, VenueError
-from dex.ledger import MemoryLedger
+from dex.errors import NoRouteAvailable, TransactionExpired, VenueError
+from dex.ledger import MemoryLedger, swaps_for
 from dex.meteora import Meteora
-from dex.models import Quote
+from dex.models import Quote, SentTransaction, SwapResult, TxStatus
 from dex.raydium import Raydium
 from dex.router import Router, best_quote, build_router
 from dex.tokens import TOKENS, reference_price
@@ -84,7 +84,9 @@ def test_router_asks_both_venues_at_the_same_time():
         pass
 
     ledger = MemoryLedger()
-    router = Router([SlowRaydium(simulation=SEEDED, ledger=ledger), SlowMeteora(simulation=SEEDED, ledger=ledger)])
+    router = Router(
+        [SlowRaydium(simulation=SEEDED, ledger=ledger), SlowMeteora(simulation=SEEDED, ledger=ledger)], ledger
+    )
     routing = router.route("SOL", "USDC", Decimal(1), key="k")
     assert [q.venue for q in routing.quotes] == ["raydium", "meteora"]
 
@@ -106,11 +108,43 @@ def test_swap_lands_in_the_ledger_and_its_status_is_found_by_signature():
     result = venue.submit(tx, key="k")
 
     assert tx.wraps_sol
-    assert venue.get_status(tx.signature) == result
-    assert ledger.swaps_for("order-1") == [result]
+    assert venue.get_status(tx.signature) is TxStatus.LANDED
+    assert swaps_for(ledger, "order-1") == [result]
     assert result.amount_out == q.amount_out
     assert result.price == (q.amount_out / 2).quantize(Decimal("1e-18"))
     assert venue.get_status("unknown") is None
+
+
+def test_the_same_signature_sent_twice_executes_once():
+    ledger = MemoryLedger()
+    venue = Raydium(simulation=SEEDED, ledger=ledger)
+    tx = venue.build_swap(venue.quote("SOL", "USDC", Decimal(1), key="k"), order_id="o", key="k")
+
+    venue.submit(tx, key="k")
+    venue.submit(tx, key="k")
+
+    assert len(swaps_for(ledger, "o")) == 1
+
+
+def test_a_transaction_past_its_validity_expires_instead_of_landing():
+    ledger = MemoryLedger()
+    venue = Raydium(simulation=Simulation(latency_scale=0, seed=1, tx_validity=-1), ledger=ledger)
+    tx = venue.build_swap(venue.quote("SOL", "USDC", Decimal(1), key="k"), order_id="o", key="k")
+
+    with pytest.raises(TransactionExpired):
+        venue.submit(tx, key="k")
+
+    assert venue.get_status(tx.signature) is TxStatus.EXPIRED
+    assert swaps_for(ledger, "o") == []
+
+
+def test_a_received_transaction_is_pending_until_its_time_then_landed_or_expired():
+    result = SwapResult("t", "raydium", "o", "SOL", "USDC", Decimal(1), Decimal(99), Decimal(99), 1)
+    lands = SentTransaction(signature="t", venue="raydium", order_id="o", lands_at=100.0, result=result)
+    expires = SentTransaction(signature="s", venue="raydium", order_id="o", lands_at=100.0, result=None)
+
+    assert (lands.status(99.9), lands.status(100.0)) == (TxStatus.PENDING, TxStatus.LANDED)
+    assert (expires.status(99.9), expires.status(100.0)) == (TxStatus.PENDING, TxStatus.EXPIRED)
 
 
 def test_a_lost_response_still_leaves_the_swap_landed():
@@ -121,7 +155,7 @@ def test_a_lost_response_still_leaves_the_swap_landed():
     with pytest.raises(VenueError, match="may have landed"):
         venue.submit(tx, key="k")
 
-    assert venue.get_status(tx.signature) is not None
+    assert venue.get_status(tx.signature) is TxStatus.LANDED
 
 
 def test_a_failed_submission_lands_nothing():
@@ -133,7 +167,7 @@ def test_a_failed_submission_lands_nothing():
     with pytest.raises(VenueError):
         venue.submit(tx, key="k")
 
-    assert ledger.swaps_for("o") == []
+    assert swaps_for(ledger, "o") == []
 
 
 def test_signatures_look_like_solana_signatures():

@@ -4,11 +4,12 @@ from decimal import Decimal
 
 import pytest
 
+from dex.ledger import swaps_for
+from orders.execution import order_execute, retry_countdown
 from orders.models import Order
 from orders.publisher import event_message
-from orders.services import order_create, order_execute, order_fail, order_record_failure
+from orders.services import order_create, order_fail, order_record_failure
 from orders.states import Status
-from orders.tasks import retry_countdown
 from orders.venues import get_router
 from tests.factories import AccountFactory, OrderFactory
 
@@ -30,12 +31,14 @@ def test_execute_moves_an_order_through_every_status_and_records_the_swap(
     order = OrderFactory(last_seq=1)
 
     with django_capture_on_commit_callbacks() as callbacks:
-        order_execute(order_id=order.id, attempt=1)
+        retry_in = order_execute(order_id=order.id)
 
     order.refresh_from_db()
     events = list(order.events.all())
-    swap = instant_venues.venue(order.venue).get_status(order.tx_hash)
+    [swap] = swaps_for(instant_venues.ledger, str(order.id))
+    assert retry_in is None
     assert order.status == Status.CONFIRMED
+    assert order.tx_hash == swap.signature
     assert [(e.seq, e.status) for e in events] == [(2, "routing"), (3, "building"), (4, "submitted"), (5, "confirmed")]
     assert order.amount_out == swap.amount_out == order.expected_amount_out
     assert order.executed_price == swap.price
@@ -47,7 +50,7 @@ def test_execute_leaves_a_finished_order_alone(instant_venues, django_capture_on
     order = OrderFactory(status=Status.CONFIRMED, last_seq=5)
 
     with django_capture_on_commit_callbacks() as callbacks:
-        order_execute(order_id=order.id, attempt=2)
+        assert order_execute(order_id=order.id) is None
 
     assert callbacks == []
     assert Order.objects.get(pk=order.id).last_seq == 5
@@ -56,13 +59,13 @@ def test_execute_leaves_a_finished_order_alone(instant_venues, django_capture_on
 def test_fail_records_the_reason_and_every_attempt():
     order = OrderFactory(status=Status.PENDING, last_seq=1)
     for attempt in (1, 2, 3):
-        order_record_failure(order_id=order.id, attempt=attempt, error=f"timeout {attempt}")
+        order_record_failure(order_id=order.id, attempt=attempt, error=f"timeout {attempt}", retry_in=0.5)
 
     event = order_fail(order_id=order.id, error="timeout 3", attempts=3)
 
     order.refresh_from_db()
     assert order.status == Status.FAILED
-    assert (order.attempts, order.last_error) == (3, "timeout 3")
+    assert (order.attempts, order.last_error, order.next_check_at) == (3, "timeout 3", None)
     assert [f["attempt"] for f in order.failures] == [1, 2, 3]
     assert event.data["attempts"] == 3
     assert event_message(event)["data"]["failures"][0]["error"] == "timeout 1"
@@ -90,4 +93,4 @@ def test_event_message_is_camel_case_with_an_iso_timestamp():
 
 
 def test_retry_countdown_doubles_from_half_a_second():
-    assert [retry_countdown(retries, 0.5) for retries in range(3)] == [0.5, 1.0, 2.0]
+    assert [retry_countdown(attempt) for attempt in (1, 2, 3)] == [0.5, 1.0, 2.0]

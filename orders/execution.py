@@ -1,0 +1,195 @@
+"""Executing a market order: settle what the chain already has, then route, build, submit, confirm.
+
+Celery delivers a task at least once and the recovery job may re-drive an order whose worker
+vanished, so two executions of one order can overlap. What keeps an order from swapping twice:
+every status move is conditional on the status it expects; each attempt is counted in the
+database before it starts; and no new transaction is sent while an earlier one of the order may
+still land, which the chain settles for good once that transaction's blockhash expires.
+"""
+
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from django.conf import settings
+
+from dex.errors import VenueError
+from dex.models import Quote, SwapResult, TxStatus
+from dex.router import Router
+from orders.exceptions import SwapInFlight
+from orders.models import Order, OrderEvent
+from orders.selectors import order_get
+from orders.services import (
+    order_begin_attempt,
+    order_fail,
+    order_postpone,
+    order_record_failure,
+    order_transition,
+    plain,
+)
+from orders.states import TERMINAL, Status
+from orders.venues import get_router
+
+logger = logging.getLogger(__name__)
+
+# Past a transaction's landing or expiry time before asking again, so the answer is final.
+SETTLE_MARGIN = 0.05
+
+
+def retry_countdown(attempt: int) -> float:
+    """Seconds before the attempt after `attempt`: 0.5, 1, 2... from ORDER_RETRY_BACKOFF.
+
+    Celery's own retry_backoff rounds its factor to a whole second, too coarse for 0.5 s.
+    """
+    return settings.ORDER_RETRY_BACKOFF * 2 ** (attempt - 1)
+
+
+def order_execute(*, order_id: UUID | str) -> float | None:
+    """Take an order one attempt further; returns the seconds after which to run again, if any.
+
+    Venue calls happen outside any transaction, so no row lock is held while one is in flight.
+    Raises AttemptTaken or InvalidTransition when another delivery of the order got ahead.
+    """
+    order = order_get(order_id=order_id)
+    if order.status in TERMINAL:
+        return None
+    router = get_router()
+    try:
+        if _settle_sent(order, router):
+            return None
+    except SwapInFlight as waiting:
+        order_postpone(order_id=order.id, seconds=waiting.seconds)
+        return waiting.seconds
+    if order.attempts >= settings.ORDER_MAX_ATTEMPTS:
+        order_fail(order_id=order.id, error=order.last_error or "no attempts left", attempts=order.attempts)
+        return None
+
+    attempt = order.attempts + 1
+    order_begin_attempt(order_id=order.id, attempt=attempt)
+    try:
+        _attempt(order, router, attempt)
+    except VenueError as exc:
+        return _attempt_failed(order.id, router, attempt, str(exc))
+    return None
+
+
+def _attempt(order: Order, router: Router, attempt: int) -> None:
+    key = f"{order.id}:{attempt}"
+    routing = router.route(order.token_in, order.token_out, order.amount, key=key)
+    best = routing.best
+    routing_data: dict[str, Any] = {
+        "attempt": attempt,
+        "quotes": [quote_data(quote) for quote in routing.quotes],
+        "chosen": best.venue,
+    }
+    if routing.errors:
+        routing_data["venue_errors"] = routing.errors
+    if attempt > 1:
+        routing_data["last_error"] = order.last_error
+    order_transition(
+        order_id=order.id,
+        expected=Status(order.status),
+        to=Status.ROUTING,
+        data=routing_data,
+        changes={"venue": "", "tx_hash": "", "tx_valid_until": None},
+    )
+
+    venue = router.venue(best.venue)
+    tx = venue.build_swap(best, order_id=str(order.id), key=key)
+    order_transition(
+        order_id=order.id,
+        expected=Status.ROUTING,
+        to=Status.BUILDING,
+        data={
+            "venue": best.venue,
+            "expected_amount_out": plain(best.amount_out),
+            "wrap_sol": tx.wraps_sol,
+            "steps": (["wrap SOL to wSOL"] if tx.wraps_sol else []) + [f"swap on {best.venue}"],
+        },
+        changes={"venue": best.venue, "expected_amount_out": best.amount_out},
+    )
+    # Stored before it is sent: whoever looks at the order next knows this transaction may land.
+    order_transition(
+        order_id=order.id,
+        expected=Status.BUILDING,
+        to=Status.SUBMITTED,
+        data={"tx_hash": tx.signature, "venue": best.venue},
+        changes={"tx_hash": tx.signature, "tx_valid_until": datetime.fromtimestamp(tx.valid_until, tz=UTC)},
+    )
+    swap = venue.submit(tx, key=key)
+    _confirm(order_id=order.id, expected=Status.SUBMITTED, swap=swap)
+
+
+def _attempt_failed(order_id: UUID, router: Router, attempt: int, error: str) -> float | None:
+    """Record the failure; returns when to try again, or None once the order has failed."""
+    logger.warning("order %s attempt %s failed: %s", order_id, attempt, error)
+    retry_in = retry_countdown(attempt)
+    order_record_failure(order_id=order_id, attempt=attempt, error=error, retry_in=retry_in)
+    if attempt < settings.ORDER_MAX_ATTEMPTS:
+        return retry_in
+    # The last attempt's transaction may still land: the order is failed only once it cannot.
+    order = order_get(order_id=order_id)
+    try:
+        if _settle_sent(order, router):
+            return None
+    except SwapInFlight as waiting:
+        order_postpone(order_id=order_id, seconds=waiting.seconds)
+        return waiting.seconds
+    order_fail(order_id=order_id, error=error, attempts=attempt)
+    return None
+
+
+def _settle_sent(order: Order, router: Router) -> bool:
+    """Confirm the order if a transaction of it landed; True if so.
+
+    The order id is the chain's idempotency key: this asks for every transaction of the order,
+    not only the last one stored. Raises SwapInFlight while one may still land, including one
+    stored as submitted that the chain has not seen yet, which its sender may still send.
+    """
+    now = time.time()
+    sent = router.transactions_for(str(order.id))
+    landed = [tx for tx in sent if tx.status(now) is TxStatus.LANDED]
+    if landed:
+        if len(landed) > 1:
+            logger.error("order %s has %d landed swaps", order.id, len(landed))
+        _confirm(order_id=order.id, expected=Status(order.status), swap=landed[0].result)
+        return True
+    may_land = [tx.lands_at for tx in sent if tx.status(now) is TxStatus.PENDING]
+    if order.tx_hash and order.tx_valid_until and all(tx.signature != order.tx_hash for tx in sent):
+        may_land.append(order.tx_valid_until.timestamp())
+    if may_land and max(may_land) > now:
+        raise SwapInFlight(max(may_land) - now + SETTLE_MARGIN)
+    return False
+
+
+def _confirm(*, order_id: UUID, expected: Status, swap: SwapResult) -> OrderEvent:
+    return order_transition(
+        order_id=order_id,
+        expected=expected,
+        to=Status.CONFIRMED,
+        data={
+            "tx_hash": swap.signature,
+            "venue": swap.venue,
+            "executed_price": plain(swap.price),
+            "amount_out": plain(swap.amount_out),
+            "slot": swap.slot,
+        },
+        changes={
+            "tx_hash": swap.signature,
+            "venue": swap.venue,
+            "executed_price": swap.price,
+            "amount_out": swap.amount_out,
+        },
+    )
+
+
+def quote_data(quote: Quote) -> dict[str, Any]:
+    return {
+        "venue": quote.venue,
+        "price": plain(quote.price),
+        "fee_rate": plain(quote.fee_rate),
+        "fee": plain(quote.fee),
+        "amount_out": plain(quote.amount_out),
+    }
