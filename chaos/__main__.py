@@ -40,7 +40,7 @@ def _kill_and_restart(stack: Stack, name: str) -> None:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m chaos", description=__doc__)
     parser.add_argument("--orders", type=int, default=300)
-    parser.add_argument("--rate", type=float, default=15.0, help="orders placed per second")
+    parser.add_argument("--rate", type=float, default=10.0, help="orders placed per second")
     parser.add_argument("--latency-scale", type=float, default=0.1)
     parser.add_argument("--lost-response-rate", type=float, default=0.1, help="swaps that land but go unanswered")
     parser.add_argument("--failure-rate", type=float, default=0.05, help="venue calls that fail transiently")

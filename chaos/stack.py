@@ -59,6 +59,7 @@ class Stack:
         token = self._manage("create_account", "chaos").strip()
         for name in ("web", "worker", "beat"):
             self.start_process(name)
+        self._wait_for_log(" ready.")
         return token
 
     def stop(self) -> None:
@@ -95,7 +96,7 @@ class Stack:
         process.kill()
         process.wait()
 
-    def restart(self, name: str, *, grace: float = 10) -> None:
+    def restart(self, name: str, *, grace: float = 5) -> None:
         """SIGTERM, as a supervisor restarting it would send, and SIGKILL after `grace` seconds."""
         process = self.processes[name]
         process.terminate()
@@ -129,6 +130,13 @@ class Stack:
             [sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True, text=True, check=True
         )
         return result.stdout
+
+    def _wait_for_log(self, text: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in (self.dir / "engine.log").read_text(errors="replace"):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{text!r} did not appear in the engine log within {timeout} s")
+            time.sleep(0.1)
 
     @staticmethod
     def _wait_for_port(port: int, timeout: float = 60) -> None:

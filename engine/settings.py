@@ -158,7 +158,14 @@ CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {
-            "hosts": [env.str("CHANNEL_LAYER_URL", default=REDIS_URL)],
+            # redis-py refuses a connection past its pool's size (100 by default) instead of
+            # waiting for one: many subscribers reconnecting at once need more.
+            "hosts": [
+                {
+                    "address": env.str("CHANNEL_LAYER_URL", default=REDIS_URL),
+                    "max_connections": env.int("CHANNEL_LAYER_MAX_CONNECTIONS", default=2000),
+                }
+            ],
             # Live delivery is best effort: a slow subscriber's backlog is capped and old messages
             # expire. Nothing is lost by it: the stream fills any gap from the database.
             "capacity": env.int("CHANNEL_LAYER_CAPACITY", default=1000),
