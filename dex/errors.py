@@ -21,3 +21,18 @@ class TransactionExpired(VenueError):
 
     def __init__(self, venue: str, signature: str):
         super().__init__(venue, f"transaction {signature[:12]}... expired before it landed")
+
+
+class QuoteExpired(VenueError):
+    """The quote is past its expiry: the venue will not execute it, so the engine quotes again."""
+
+    def __init__(self, venue: str, quote_id: str):
+        super().__init__(venue, f"quote {quote_id} expired")
+
+
+class SlippageExceeded(Exception):
+    """The swap would have yielded less than its minimum: it did not execute. Not transient."""
+
+    def __init__(self, *, expected, minimum, actual):
+        super().__init__(f"slippage exceeded: expected {expected}, minimum {minimum}, would get {actual}")
+        self.expected, self.minimum, self.actual = expected, minimum, actual

@@ -15,6 +15,11 @@ class Quote:
     fee_rate: Decimal
     fee: Decimal  # in token_out
     amount_out: Decimal  # what the trader receives, fee deducted
+    quote_id: str = ""
+    expires_at: float = float("inf")  # Unix time; past it the venue no longer honours the quote
+
+    def expired(self, now: float) -> bool:
+        return now > self.expires_at
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,8 @@ class Transaction:
     order_id: str
     quote: Quote
     wraps_sol: bool
+    # The swap's own check: it executes only if it yields at least this much.
+    min_amount_out: Decimal
     # Unix time after which the chain refuses it: its recent blockhash has expired. Until then
     # a transaction that was signed may still land, whatever its sender knows of it.
     valid_until: float
@@ -58,6 +65,7 @@ class TxStatus(enum.StrEnum):
     PENDING = "pending"  # received, not landed yet
     LANDED = "landed"
     EXPIRED = "expired"  # its blockhash expired before it could land: it never will
+    REFUSED = "refused"  # landed, but its minimum amount out was not met: nothing was swapped
 
 
 @dataclass(frozen=True)
@@ -68,17 +76,26 @@ class SentTransaction:
     venue: str
     order_id: str
     lands_at: float
-    result: SwapResult | None  # None: it expires instead of landing
+    result: SwapResult | None  # None: it expires, or is refused, instead of swapping
+    # When refused for slippage: what the swap would have yielded, and the minimum it had to.
+    refused_out: Decimal | None = None
+    min_amount_out: Decimal | None = None
 
     def status(self, now: float) -> TxStatus:
         if now < self.lands_at:
             return TxStatus.PENDING
-        return TxStatus.LANDED if self.result else TxStatus.EXPIRED
+        if self.result:
+            return TxStatus.LANDED
+        return TxStatus.REFUSED if self.refused_out is not None else TxStatus.EXPIRED
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "result": self.result.to_dict() if self.result else None}
+        data = {**asdict(self), "result": self.result.to_dict() if self.result else None}
+        return {key: str(value) if isinstance(value, Decimal) else value for key, value in data.items()}
 
     @classmethod
     def from_dict(cls, data: dict) -> "SentTransaction":
         result = SwapResult.from_dict(data["result"]) if data["result"] else None
-        return cls(**{**data, "result": result})
+        decimals = {
+            key: Decimal(data[key]) if data.get(key) is not None else None for key in ("refused_out", "min_amount_out")
+        }
+        return cls(**{**data, "result": result, **decimals})

@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
-from dex.errors import TransactionExpired, VenueError
+from dex.errors import QuoteExpired, SlippageExceeded, TransactionExpired, VenueError
 from dex.ledger import Ledger
 from dex.models import Quote, SentTransaction, SwapResult, Transaction, TxStatus
 from dex.tokens import TOKENS, reference_price
@@ -28,12 +28,22 @@ class Simulation:
     seed: int | None = None
     # How long a signed transaction stays valid; None: comfortably past the slowest swap.
     tx_validity: float | None = None
+    # How long a quote is honoured.
+    quote_ttl: float = 30.0
+    # How the price moves between quote and execution, as a share of the amount out: on average
+    # (negative: against the trader) and its spread, which grows with the trade's size in USD.
+    execution_drift: float = 0.0
+    execution_volatility: float = 0.001
 
     @property
     def validity_seconds(self) -> float:
         if self.tx_validity is not None:
             return self.tx_validity
         return max(1.0, 2 * SWAP_SECONDS[1] * self.latency_scale)
+
+
+def _places(symbol: str) -> Decimal:
+    return Decimal(1).scaleb(-TOKENS[symbol].decimals)
 
 
 def base58(data: bytes) -> str:
@@ -66,7 +76,7 @@ class SimulatedVenue:
         price = reference_price(TOKENS[token_in], TOKENS[token_out]) * factor
         gross = amount_in * price
         fee = gross * self.fee_rate
-        places = Decimal(1).scaleb(-TOKENS[token_out].decimals)
+        places = _places(token_out)
         return Quote(
             venue=self.name,
             token_in=token_in,
@@ -76,10 +86,15 @@ class SimulatedVenue:
             fee_rate=self.fee_rate,
             fee=fee.quantize(places, ROUND_DOWN),
             amount_out=(gross - fee).quantize(places, ROUND_DOWN),
+            quote_id=rng.randbytes(8).hex(),
+            expires_at=time.time() + self.simulation.quote_ttl,
         )
 
-    def build_swap(self, quote: Quote, *, order_id: str, key: str) -> Transaction:
-        """Sign a swap of the quote; SOL going in is wrapped to wSOL inside the transaction."""
+    def build_swap(self, quote: Quote, *, order_id: str, key: str, min_amount_out: Decimal) -> Transaction:
+        """Sign a swap of the quote that executes only for at least `min_amount_out`; SOL going in
+        is wrapped to wSOL inside the transaction. An expired quote is refused."""
+        if quote.expired(time.time()):
+            raise QuoteExpired(self.name, quote.quote_id)
         signature = base58(self._rng(key, "sign").randbytes(64))
         return Transaction(
             signature=signature,
@@ -87,6 +102,7 @@ class SimulatedVenue:
             order_id=order_id,
             quote=quote,
             wraps_sol=quote.token_in == "SOL",
+            min_amount_out=min_amount_out,
             valid_until=time.time() + self.simulation.validity_seconds,
         )
 
@@ -96,11 +112,14 @@ class SimulatedVenue:
         Once the chain has received it, it lands (or expires) whether or not its sender is
         still there to hear about it.
         """
+        quote = tx.quote
+        if quote.expired(time.time()):
+            raise QuoteExpired(self.name, quote.quote_id)
         rng = self._rng(key, "submit")
         self._maybe_fail(rng, "transaction was not accepted by the RPC node")
         latency = rng.uniform(*SWAP_SECONDS) * max(self.simulation.latency_scale, 0)
         lands_at = time.time() + latency
-        quote = tx.quote
+        actual = self._executed_amount(quote, rng)
         result = SwapResult(
             signature=tx.signature,
             venue=self.name,
@@ -108,25 +127,37 @@ class SimulatedVenue:
             token_in=quote.token_in,
             token_out=quote.token_out,
             amount_in=quote.amount_in,
-            amount_out=quote.amount_out,
-            price=(quote.amount_out / quote.amount_in).quantize(PRICE_PLACES),
+            amount_out=actual,
+            price=(actual / quote.amount_in).quantize(PRICE_PLACES),
             slot=self.ledger.next_slot(),
         )
+        refused = actual < tx.min_amount_out
         sent = self.ledger.send(
             SentTransaction(
                 signature=tx.signature,
                 venue=self.name,
                 order_id=tx.order_id,
                 lands_at=lands_at,
-                result=result if lands_at <= tx.valid_until else None,
+                result=result if lands_at <= tx.valid_until and not refused else None,
+                refused_out=actual if refused else None,
+                min_amount_out=tx.min_amount_out,
             )
         )
         time.sleep(max(0.0, sent.lands_at - time.time()))
+        if sent.refused_out is not None:
+            raise SlippageExceeded(expected=quote.amount_out, minimum=tx.min_amount_out, actual=sent.refused_out)
         if sent.result is None:
             raise TransactionExpired(self.name, tx.signature)
         if rng.random() < self.simulation.lost_response_rate:
             raise VenueError(self.name, "confirmation timed out; the transaction may have landed")
         return sent.result
+
+    def _executed_amount(self, quote: Quote, rng: random.Random) -> Decimal:
+        """The quote's amount out, moved by the market since the quote: more for larger trades."""
+        notional_usd = float(quote.amount_in * TOKENS[quote.token_in].reference_usd)
+        spread = self.simulation.execution_volatility * (1 + notional_usd / 10_000)
+        move = Decimal(repr(rng.gauss(self.simulation.execution_drift, spread)))
+        return max(Decimal(0), quote.amount_out * (1 + move)).quantize(_places(quote.token_out), ROUND_DOWN)
 
     def get_status(self, signature: str) -> TxStatus | None:
         """Where the transaction with this signature stands; None if the chain never received it."""

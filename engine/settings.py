@@ -243,6 +243,12 @@ DEX_FAILURE_RATE = env.float("DEX_FAILURE_RATE", default=0.0)
 DEX_LOST_RESPONSE_RATE = env.float("DEX_LOST_RESPONSE_RATE", default=0.0)
 # An integer makes every quote, price and failure reproducible; empty draws fresh randomness.
 DEX_SEED = env.int("DEX_SEED", default=None) if env.str("DEX_SEED", default="") else None
+# Seconds a venue honours a quote; an older one is never executed, the engine quotes again.
+DEX_QUOTE_TTL = env.float("DEX_QUOTE_TTL", default=30.0)
+# How the price moves between quote and execution, as a share of the amount out: the mean
+# (negative: against the trader) and the spread for a small trade, which grows with trade size.
+DEX_EXECUTION_DRIFT = env.float("DEX_EXECUTION_DRIFT", default=0.0)
+DEX_EXECUTION_VOLATILITY = env.float("DEX_EXECUTION_VOLATILITY", default=0.001)
 # Seconds a signed transaction stays valid (its blockhash); empty: twice the slowest swap.
 DEX_TX_VALIDITY = env.float("DEX_TX_VALIDITY", default=None) if env.str("DEX_TX_VALIDITY", default="") else None
 # The simulated chain keeps its transactions here so every worker process sees the same ledger.

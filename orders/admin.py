@@ -1,8 +1,10 @@
 """Order inspection for operators; the history is read-only here."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
 
+from orders.exceptions import NotCancellable
 from orders.models import Order, OrderEvent
+from orders.services import order_cancel
 
 
 class ReadOnlyAdminMixin:
@@ -36,6 +38,23 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     readonly_fields = [field.name for field in Order._meta.fields]
     list_per_page = 50
     show_full_result_count = False
+    actions = ["cancel_orders"]
+
+    def has_cancel_permission(self, request) -> bool:
+        return request.user.is_staff
+
+    @admin.action(description="Cancel the selected orders (those not yet submitted)", permissions=["cancel"])
+    def cancel_orders(self, request, queryset) -> None:
+        cancelled, refused = 0, []
+        for order_id in queryset.values_list("id", flat=True):
+            try:
+                order_cancel(order_id=order_id, by=f"operator {request.user.get_username()}")
+                cancelled += 1
+            except NotCancellable as exc:
+                refused.append(f"{order_id} ({exc.current})")
+        self.message_user(request, f"{cancelled} orders cancelled.")
+        if refused:
+            self.message_user(request, "Not cancellable: " + ", ".join(refused), level=messages.WARNING)
 
     @admin.display(description="pair")
     def pair(self, order: Order) -> str:

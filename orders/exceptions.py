@@ -37,6 +37,14 @@ class SwapInFlight(Exception):
         self.seconds = seconds
 
 
+class NotCancellable(OrderError):
+    http_status = status.HTTP_409_CONFLICT
+
+    def __init__(self, *, current: str):
+        super().__init__(f"The order is {current}; only an order not yet submitted can be cancelled.")
+        self.current = current
+
+
 class TooManyOpenOrders(OrderError):
     http_status = status.HTTP_429_TOO_MANY_REQUESTS
 
@@ -72,6 +80,8 @@ def api_exception_handler(exc, context):
     A database that cannot be reached (restarting, failing over) is a 503 with Retry-After,
     which clients retry, with an Idempotency-Key when placing orders; never a 500.
     """
+    if isinstance(exc, NotCancellable):
+        return Response({"detail": str(exc), "status": exc.current}, status=exc.http_status)
     if isinstance(exc, OrderError):
         return Response({"detail": str(exc)}, status=exc.http_status)
     if isinstance(exc, OperationalError | InterfaceError):

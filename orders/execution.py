@@ -10,14 +10,16 @@ still land, which the chain settles for good once that transaction's blockhash e
 import logging
 import time
 from datetime import UTC, datetime
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 from uuid import UUID
 
 from django.conf import settings
 
-from dex.errors import VenueError
+from dex.errors import SlippageExceeded, VenueError
 from dex.models import Quote, SwapResult, TxStatus
 from dex.router import Router
+from dex.tokens import TOKENS
 from orders.exceptions import SwapInFlight
 from orders.models import Order, OrderEvent
 from orders.selectors import order_get
@@ -36,6 +38,8 @@ logger = logging.getLogger(__name__)
 
 # Past a transaction's landing or expiry time before asking again, so the answer is final.
 SETTLE_MARGIN = 0.05
+# Quotes asked for again within one attempt when the best one has expired by the time it came.
+QUOTE_REFRESHES = 3
 
 
 def retry_countdown(attempt: int) -> float:
@@ -70,15 +74,39 @@ def order_execute(*, order_id: UUID | str) -> float | None:
     order_begin_attempt(order_id=order.id, attempt=attempt)
     try:
         _attempt(order, router, attempt)
+    except SlippageExceeded as refused:
+        _fail_for_slippage(order.id, attempt, refused)
     except VenueError as exc:
         return _attempt_failed(order.id, router, attempt, str(exc))
     return None
 
 
+def _fail_for_slippage(order_id: UUID, attempts: int, refused: SlippageExceeded) -> None:
+    """The market moved past the order's minimum: it fails for good, having swapped nothing."""
+    reason = {
+        "code": "SLIPPAGE_EXCEEDED",
+        "expected": plain(refused.expected),
+        "minimum": plain(refused.minimum),
+        "actual": plain(refused.actual),
+    }
+    order_fail(order_id=order_id, error=str(refused), attempts=attempts, reason=reason)
+
+
+def _fresh_route(order: Order, router: Router, key: str):
+    """Quotes from every venue with the best one not yet expired; quoting again if it has."""
+    for refresh in range(QUOTE_REFRESHES):
+        routing = router.route(order.token_in, order.token_out, order.amount, key=f"{key}:{refresh}")
+        if not routing.best.expired(time.time()):
+            return routing
+    raise VenueError("router", f"quotes kept expiring before they could be used ({QUOTE_REFRESHES} tries)")
+
+
 def _attempt(order: Order, router: Router, attempt: int) -> None:
     key = f"{order.id}:{attempt}"
-    routing = router.route(order.token_in, order.token_out, order.amount, key=key)
+    routing = _fresh_route(order, router, key)
     best = routing.best
+    places = Decimal(1).scaleb(-TOKENS[order.token_out].decimals)
+    min_amount_out = (best.amount_out * (10_000 - order.slippage_bps) / 10_000).quantize(places, ROUND_DOWN)
     routing_data: dict[str, Any] = {
         "attempt": attempt,
         "quotes": [quote_data(quote) for quote in routing.quotes],
@@ -97,18 +125,21 @@ def _attempt(order: Order, router: Router, attempt: int) -> None:
     )
 
     venue = router.venue(best.venue)
-    tx = venue.build_swap(best, order_id=str(order.id), key=key)
+    tx = venue.build_swap(best, order_id=str(order.id), key=key, min_amount_out=min_amount_out)
     order_transition(
         order_id=order.id,
         expected=Status.ROUTING,
         to=Status.BUILDING,
         data={
             "venue": best.venue,
+            "quote_id": best.quote_id,
             "expected_amount_out": plain(best.amount_out),
+            "min_amount_out": plain(min_amount_out),
+            "slippage_bps": order.slippage_bps,
             "wrap_sol": tx.wraps_sol,
             "steps": (["wrap SOL to wSOL"] if tx.wraps_sol else []) + [f"swap on {best.venue}"],
         },
-        changes={"venue": best.venue, "expected_amount_out": best.amount_out},
+        changes={"venue": best.venue, "expected_amount_out": best.amount_out, "min_amount_out": min_amount_out},
     )
     # Stored before it is sent: whoever looks at the order next knows this transaction may land.
     order_transition(
@@ -142,7 +173,8 @@ def _attempt_failed(order_id: UUID, router: Router, attempt: int, error: str) ->
 
 
 def _settle_sent(order: Order, router: Router) -> bool:
-    """Confirm the order if a transaction of it landed; True if so.
+    """Confirm the order if a transaction of it landed, fail it if its last one was refused for
+    slippage; True if it is finished so.
 
     The order id is the chain's idempotency key: this asks for every transaction of the order,
     not only the last one stored. Raises SwapInFlight while one may still land, including one
@@ -155,6 +187,17 @@ def _settle_sent(order: Order, router: Router) -> bool:
         if len(landed) > 1:
             logger.error("order %s has %d landed swaps", order.id, len(landed))
         _confirm(order_id=order.id, expected=Status(order.status), swap=landed[0].result)
+        return True
+    refused = [tx for tx in sent if tx.status(now) is TxStatus.REFUSED and tx.signature == order.tx_hash]
+    if refused:
+        # Its sender did not live to record it: the swap was refused for slippage.
+        expected = order.expected_amount_out
+        tx = refused[0]
+        _fail_for_slippage(
+            order.id,
+            order.attempts,
+            SlippageExceeded(expected=expected, minimum=tx.min_amount_out, actual=tx.refused_out),
+        )
         return True
     may_land = [tx.lands_at for tx in sent if tx.status(now) is TxStatus.PENDING]
     if order.tx_hash and order.tx_valid_until and all(tx.signature != order.tx_hash for tx in sent):
@@ -188,6 +231,8 @@ def _confirm(*, order_id: UUID, expected: Status, swap: SwapResult) -> OrderEven
 def quote_data(quote: Quote) -> dict[str, Any]:
     return {
         "venue": quote.venue,
+        "quote_id": quote.quote_id,
+        "expires_at": datetime.fromtimestamp(quote.expires_at, tz=UTC).isoformat(),
         "price": plain(quote.price),
         "fee_rate": plain(quote.fee_rate),
         "fee": plain(quote.fee),

@@ -23,6 +23,8 @@ class Order(models.Model):
     token_in = models.CharField(max_length=16)
     token_out = models.CharField(max_length=16)
     amount = models.DecimalField(**AMOUNT)
+    # The least the swap may yield, in basis points below the chosen quote's amount out.
+    slippage_bps = models.PositiveIntegerField(default=50)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     last_seq = models.PositiveIntegerField(default=0)
 
@@ -31,6 +33,7 @@ class Order(models.Model):
     # Until then the signed transaction may still land, so no other may be sent for this order.
     tx_valid_until = models.DateTimeField(null=True, blank=True)
     expected_amount_out = models.DecimalField(**AMOUNT, null=True, blank=True)
+    min_amount_out = models.DecimalField(**AMOUNT, null=True, blank=True)
     amount_out = models.DecimalField(**AMOUNT, null=True, blank=True)
     executed_price = models.DecimalField(**AMOUNT, null=True, blank=True)
 
@@ -38,6 +41,8 @@ class Order(models.Model):
     last_error = models.TextField(blank=True)
     # One entry per failed attempt: {"attempt", "error", "at"}.
     failures = models.JSONField(default=list, blank=True)
+    # Why a failed order failed, for clients to act on: {"code": ..., ...}.
+    failure_reason = models.JSONField(null=True, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

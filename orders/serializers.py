@@ -5,7 +5,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
-from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.extensions import OpenApiSerializerExtension, OpenApiSerializerFieldExtension
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -93,6 +93,13 @@ class OrderCreateSerializer(serializers.Serializer):
     tokenOut = TokenField(source="token_out")
     amount = AmountField()
     type = serializers.ChoiceField(choices=OrderType.choices, default=OrderType.MARKET)
+    slippageBps = serializers.IntegerField(
+        source="slippage_bps",
+        min_value=1,
+        max_value=5000,
+        default=50,
+        help_text="Least acceptable amount out, in basis points below the chosen quote (50 = 0.5%).",
+    )
 
     def to_internal_value(self, data: Any) -> dict:
         if isinstance(data, dict):
@@ -114,6 +121,16 @@ class OrderCreateSerializer(serializers.Serializer):
         if -amount.normalize().as_tuple().exponent > decimals:
             raise serializers.ValidationError({"amount": [f"{token_in} has at most {decimals} decimal places."]})
         return attrs
+
+
+class OrderCreateSchema(OpenApiSerializerExtension):
+    """The order input in the schema, which says that an unknown field is refused."""
+
+    target_class = OrderCreateSerializer
+
+    def map_serializer(self, auto_schema, direction: str) -> dict:
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        return {**schema, "additionalProperties": False}
 
 
 class OrderEventSerializer(serializers.ModelSerializer):
@@ -140,14 +157,18 @@ class OrderSerializer(serializers.ModelSerializer):
     executedPrice = AmountField(source="executed_price", allow_null=True)
     lastError = serializers.CharField(source="last_error")
     failures = serializers.JSONField()
+    slippageBps = serializers.IntegerField(source="slippage_bps")
+    minAmountOut = AmountField(source="min_amount_out", allow_null=True)
+    failureReason = serializers.JSONField(source="failure_reason", allow_null=True)
     createdAt = serializers.DateTimeField(source="created_at")
     updatedAt = serializers.DateTimeField(source="updated_at")
 
     class Meta:
         model = Order
         fields = [
-            "orderId", "type", "tokenIn", "tokenOut", "amount", "status", "venue", "txHash", "expectedAmountOut",
-            "amountOut", "executedPrice", "attempts", "lastError", "failures", "createdAt", "updatedAt",
+            "orderId", "type", "tokenIn", "tokenOut", "amount", "slippageBps", "status", "venue", "txHash",
+            "expectedAmountOut", "minAmountOut", "amountOut", "executedPrice", "attempts", "lastError", "failures",
+            "failureReason", "createdAt", "updatedAt",
         ]  # fmt: skip
 
 
@@ -162,7 +183,7 @@ class OrderPlacedSerializer(OrderSerializer):
     streamUrl = serializers.SerializerMethodField()
 
     class Meta(OrderSerializer.Meta):
-        fields = ["orderId", "status", "type", "tokenIn", "tokenOut", "amount", "createdAt", "streamUrl"]
+        fields = ["orderId", "status", "type", "tokenIn", "tokenOut", "amount", "slippageBps", "createdAt", "streamUrl"]
 
     def get_streamUrl(self, order: Order) -> str:
         request = self.context["request"]

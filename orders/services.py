@@ -13,10 +13,10 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from orders.exceptions import AttemptTaken, InvalidTransition, TooManyOpenOrders
+from orders.exceptions import AttemptTaken, InvalidTransition, NotCancellable, TooManyOpenOrders
 from orders.models import Order, OrderEvent, OrderType
 from orders.publisher import publish_order_event
-from orders.states import TERMINAL, Status, can_move
+from orders.states import CANCELLABLE, TERMINAL, Status, can_move
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +28,13 @@ def plain(value: Decimal) -> str:
 
 @transaction.atomic
 def order_create(
-    *, account: AbstractBaseUser, token_in: str, token_out: str, amount: Decimal, type: str = OrderType.MARKET
+    *,
+    account: AbstractBaseUser,
+    token_in: str,
+    token_out: str,
+    amount: Decimal,
+    type: str = OrderType.MARKET,
+    slippage_bps: int = 50,
 ) -> Order:
     """Store a new order of `account` with its `pending` event; it is queued once committed.
 
@@ -47,6 +53,7 @@ def order_create(
         token_in=token_in,
         token_out=token_out,
         amount=amount,
+        slippage_bps=slippage_bps,
         last_seq=1,
         next_check_at=stall_deadline(),
     )
@@ -142,14 +149,38 @@ def order_postpone(*, order_id: UUID | str, seconds: float) -> None:
 
 
 @transaction.atomic
-def order_fail(*, order_id: UUID | str, error: str, attempts: int) -> OrderEvent | None:
-    """Fail an order from whatever non-terminal status it is in; a finished order is left alone."""
+def order_cancel(*, order_id: UUID | str, by: str) -> Order:
+    """Cancel an order not yet submitted; cancelling a cancelled order again changes nothing.
+
+    A worker holding the order finds it cancelled at its next step, which the state table
+    refuses, so nothing is sent. Raises NotCancellable once the order is submitted or finished.
+    """
+    order = Order.objects.select_for_update().get(pk=order_id)
+    if order.status == Status.CANCELLED:
+        return order
+    if order.status not in CANCELLABLE:
+        raise NotCancellable(current=order.status)
+    _append_event(order, to=Status.CANCELLED, data={"by": by, "from": order.status}, changes={})
+    return order
+
+
+@transaction.atomic
+def order_fail(
+    *, order_id: UUID | str, error: str, attempts: int, reason: dict[str, Any] | None = None
+) -> OrderEvent | None:
+    """Fail an order from whatever non-terminal status it is in; a finished order is left alone.
+
+    `reason` is the structured cause clients can act on, such as {"code": "SLIPPAGE_EXCEEDED", ...}.
+    """
     order = Order.objects.select_for_update().get(pk=order_id)
     if order.status in TERMINAL:
         return None
+    data = {"error": error, "attempts": attempts, "failures": order.failures}
+    if reason:
+        data["reason"] = reason
     return _append_event(
         order,
         to=Status.FAILED,
-        data={"error": error, "attempts": attempts, "failures": order.failures},
-        changes={"attempts": attempts, "last_error": error},
+        data=data,
+        changes={"attempts": attempts, "last_error": error, "failure_reason": reason},
     )

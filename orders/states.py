@@ -10,18 +10,25 @@ class Status(models.TextChoices):
     SUBMITTED = "submitted"
     CONFIRMED = "confirmed"
     FAILED = "failed"
+    CANCELLED = "cancelled"
 
 
 # A retried attempt goes back to routing from wherever the failed one stopped; a swap that
-# was submitted and is found to have landed is confirmed without routing again.
+# was submitted and is found to have landed is confirmed without routing again. An order can be
+# cancelled until its transaction is submitted, never after.
 ALLOWED_MOVES: dict[Status, frozenset[Status]] = {
-    Status.PENDING: frozenset({Status.ROUTING, Status.FAILED}),
-    Status.ROUTING: frozenset({Status.BUILDING, Status.ROUTING, Status.FAILED}),
-    Status.BUILDING: frozenset({Status.SUBMITTED, Status.ROUTING, Status.FAILED}),
+    Status.PENDING: frozenset({Status.ROUTING, Status.FAILED, Status.CANCELLED}),
+    Status.ROUTING: frozenset({Status.BUILDING, Status.ROUTING, Status.FAILED, Status.CANCELLED}),
+    Status.BUILDING: frozenset({Status.SUBMITTED, Status.ROUTING, Status.FAILED, Status.CANCELLED}),
     Status.SUBMITTED: frozenset({Status.CONFIRMED, Status.ROUTING, Status.FAILED}),
     Status.CONFIRMED: frozenset(),
     Status.FAILED: frozenset(),
+    Status.CANCELLED: frozenset(),
 }
+
+CANCELLABLE: frozenset[Status] = frozenset(
+    status for status, moves in ALLOWED_MOVES.items() if Status.CANCELLED in moves
+)
 
 TERMINAL: frozenset[Status] = frozenset(status for status, moves in ALLOWED_MOVES.items() if not moves)
 

@@ -17,5 +17,8 @@ def get_router() -> Router:
         lost_response_rate=settings.DEX_LOST_RESPONSE_RATE,
         seed=settings.DEX_SEED,
         tx_validity=settings.DEX_TX_VALIDITY,
+        quote_ttl=settings.DEX_QUOTE_TTL,
+        execution_drift=settings.DEX_EXECUTION_DRIFT,
+        execution_volatility=settings.DEX_EXECUTION_VOLATILITY,
     )
     return build_router(simulation=simulation, ledger=RedisLedger(settings.DEX_LEDGER_URL))

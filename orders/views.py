@@ -1,4 +1,4 @@
-"""REST endpoints: place an order, list the history, show one order with its events."""
+"""REST endpoints: place an order, list the history, show one order with its events, cancel one."""
 
 from functools import partial
 from uuid import UUID
@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from orders.filters import OrderFilter
 from orders.idempotency import (
     HEADER,
+    VALID_KEY,
     StoredResponse,
     idempotency_key_clean,
     idempotency_key_run,
@@ -19,9 +20,9 @@ from orders.idempotency import (
 )
 from orders.models import Order
 from orders.pagination import OrderCursorPagination
-from orders.selectors import order_detail_get, order_list
+from orders.selectors import order_detail_get, order_exists, order_list
 from orders.serializers import OrderCreateSerializer, OrderDetailSerializer, OrderPlacedSerializer, OrderSerializer
-from orders.services import order_create
+from orders.services import order_cancel, order_create
 
 DETAIL = inline_serializer("ErrorDetail", fields={"detail": serializers.CharField()})
 # DRF's validation errors: a list of messages per field (`non_field_errors` for the whole body).
@@ -47,6 +48,7 @@ class OrderExecuteView(generics.GenericAPIView):
                 str,
                 location=OpenApiParameter.HEADER,
                 required=False,
+                pattern=f"^{VALID_KEY.pattern}$",
                 description="A new key for each order: 1 to 255 printable ASCII characters, a UUID say. A retry "
                 "with the same key and body gets the first answer again and places no second order; keys are "
                 "kept for at least IDEMPOTENCY_KEY_TTL_HOURS (24 h by default).",
@@ -130,3 +132,39 @@ class OrderDetailView(generics.RetrieveAPIView):
             return order_detail_get(order_id=UUID(self.kwargs["order_id"]), account=self.request.user)
         except (ValueError, Order.DoesNotExist):
             raise Http404("Order not found.") from None
+
+
+def owned_order_id(raw: str, account) -> UUID:
+    """The id of an order of `account`; anything else is a 404, however it is wrong."""
+    try:
+        order_id = UUID(raw)
+    except ValueError:
+        raise Http404("Order not found.") from None
+    if not order_exists(order_id=order_id, account=account):
+        raise Http404("Order not found.")
+    return order_id
+
+
+@extend_schema(
+    request=None,
+    responses={
+        200: OrderSerializer,
+        404: OpenApiResponse(DETAIL, description="No order with this id belongs to the account."),
+        409: OpenApiResponse(
+            inline_serializer(
+                "NotCancellable", fields={"detail": serializers.CharField(), "status": serializers.CharField()}
+            ),
+            description="The order is submitted or finished; `status` says which.",
+        ),
+        **COMMON_ERRORS,
+    },
+)
+class OrderCancelView(generics.GenericAPIView):
+    """Cancel an order not yet submitted; cancelling it again answers the same."""
+
+    serializer_class = OrderSerializer
+    throttle_scope = "orders.place"
+
+    def post(self, request: Request, order_id: str) -> Response:
+        order = order_cancel(order_id=owned_order_id(order_id, request.user), by="account")
+        return Response(OrderSerializer(order).data)

@@ -46,10 +46,11 @@ def requests(order_id) -> list[tuple[str, str, dict | None]]:
         ("post", "/api/orders/execute", BODY),
         ("get", "/api/orders/", None),
         ("get", f"/api/orders/{order_id}/", None),
+        ("post", f"/api/orders/{order_id}/cancel", None),
     ]
 
 
-@pytest.mark.parametrize("index", range(3))
+@pytest.mark.parametrize("index", range(4))
 @pytest.mark.parametrize("key", [None, "0" * 40, "not a token"])
 def test_every_endpoint_refuses_missing_or_invalid_credentials_with_401(order, index, key):
     method, path, body = requests(order.id)[index]
@@ -80,8 +81,12 @@ def test_another_accounts_order_is_answered_exactly_like_an_unknown_one(other, o
 
     theirs = client.get(f"/api/orders/{order.id}/")
     unknown = client.get("/api/orders/6f1c1b7e-0000-4000-8000-000000000000/")
+    cancel_theirs = client.post(f"/api/orders/{order.id}/cancel")
+    cancel_unknown = client.post("/api/orders/6f1c1b7e-0000-4000-8000-000000000000/cancel")
 
     assert (theirs.status_code, theirs.json()) == (unknown.status_code, unknown.json()) == (404, unknown.json())
+    assert (cancel_theirs.status_code, cancel_theirs.json()) == (404, cancel_unknown.json())
+    assert Order.objects.get(pk=order.id).status == "pending"
     assert client.get("/api/orders/").json()["results"] == []
 
 

@@ -96,6 +96,9 @@ VALID = {"tokenIn": "SOL", "tokenOut": "USDC", "amount": "10"}
         ({"amount": {"value": 1}}, "amount"),
         ({"amount": None}, "amount"),
         ({"type": "limit"}, "type"),
+        ({"slippageBps": 0}, "slippageBps"),
+        ({"slippageBps": 5001}, "slippageBps"),
+        ({"slippageBps": "a lot"}, "slippageBps"),
         ({"slippage": 1}, "slippage"),
     ],
 )

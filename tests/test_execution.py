@@ -85,8 +85,9 @@ def test_thirty_orders_at_once_never_run_more_than_ten_at_a_time(live):
 
 
 def test_worker_stopped_with_sigterm_finishes_its_orders_and_leaves_the_rest_queued(engine):
+    engine.stop_worker()
+    order_ids = [engine.place()["orderId"] for _ in range(40)]
     worker = engine.start_worker()
-    order_ids = [engine.place()["orderId"] for _ in range(25)]
     with engine.stream(order_ids[0]) as stream:
         stream.until("submitted")
 
@@ -100,3 +101,18 @@ def test_worker_stopped_with_sigterm_finishes_its_orders_and_leaves_the_rest_que
     orders = [engine.wait_terminal(order_id) for order_id in order_ids]
     assert {o["status"] for o in orders} == {"confirmed"}
     assert all(len(engine.swaps(order_id)) == 1 for order_id in order_ids)
+
+
+def test_a_worker_never_executes_a_cancelled_order(engine):
+    engine.stop_worker()
+    cancelled = engine.place()["orderId"]
+    assert engine.http.post(f"/api/orders/{cancelled}/cancel").json()["status"] == "cancelled"
+    after = engine.place()["orderId"]
+
+    engine.start_worker()
+    # The queue is first in, first out: once the later order is done, the cancelled one was seen.
+    assert engine.wait_terminal(after)["status"] == "confirmed"
+
+    order = engine.http.get(f"/api/orders/{cancelled}/").json()
+    assert [e["status"] for e in order["events"]] == ["pending", "cancelled"]
+    assert engine.swaps(cancelled) == []

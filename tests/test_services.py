@@ -40,7 +40,10 @@ def test_execute_moves_an_order_through_every_status_and_records_the_swap(
     assert order.status == Status.CONFIRMED
     assert order.tx_hash == swap.signature
     assert [(e.seq, e.status) for e in events] == [(2, "routing"), (3, "building"), (4, "submitted"), (5, "confirmed")]
-    assert order.amount_out == swap.amount_out == order.expected_amount_out
+    assert order.amount_out == swap.amount_out >= order.min_amount_out
+    assert order.min_amount_out == (order.expected_amount_out * Decimal("0.995")).quantize(
+        Decimal("0.000001"), "ROUND_DOWN"
+    )
     assert order.executed_price == swap.price
     assert order.attempts == 1
     assert len(callbacks) == 4
@@ -94,3 +97,49 @@ def test_event_message_is_camel_case_with_an_iso_timestamp():
 
 def test_retry_countdown_doubles_from_half_a_second():
     assert [retry_countdown(attempt) for attempt in (1, 2, 3)] == [0.5, 1.0, 2.0]
+
+
+@pytest.fixture
+def market_moving_against(settings, instant_venues):
+    settings.DEX_EXECUTION_DRIFT = -0.05
+    get_router.cache_clear()
+    yield get_router()
+    get_router.cache_clear()
+
+
+def test_a_swap_beyond_the_slippage_limit_fails_with_its_reason_and_swaps_nothing(market_moving_against):
+    order = OrderFactory(last_seq=1, slippage_bps=100)
+
+    order_execute(order_id=order.id)
+
+    order.refresh_from_db()
+    reason = order.failure_reason
+    failed = order.events.get(status=Status.FAILED)
+    assert order.status == Status.FAILED
+    assert reason["code"] == "SLIPPAGE_EXCEEDED"
+    assert Decimal(reason["actual"]) < Decimal(reason["minimum"]) < Decimal(reason["expected"])
+    assert Decimal(reason["minimum"]) == order.min_amount_out
+    assert event_message(failed)["data"]["reason"] == reason
+    assert swaps_for(market_moving_against.ledger, str(order.id)) == []
+    assert order.attempts == 1
+
+
+@pytest.fixture
+def quotes_that_expire_at_once(settings, instant_venues):
+    settings.DEX_QUOTE_TTL = -1
+    get_router.cache_clear()
+    yield get_router()
+    get_router.cache_clear()
+
+
+def test_an_expired_quote_is_never_executed(quotes_that_expire_at_once):
+    order = OrderFactory(last_seq=1)
+
+    retries = [order_execute(order_id=order.id) for _ in range(3)]
+
+    order.refresh_from_db()
+    assert retries[:2] == [0.5, 1.0]
+    assert order.status == Status.FAILED
+    assert "quotes kept expiring" in order.last_error
+    assert not order.events.filter(status=Status.BUILDING).exists()
+    assert swaps_for(quotes_that_expire_at_once.ledger, str(order.id)) == []

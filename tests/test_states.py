@@ -16,12 +16,13 @@ ALLOWED = {
     ("routing", "building"), ("routing", "routing"), ("routing", "failed"),
     ("building", "submitted"), ("building", "routing"), ("building", "failed"),
     ("submitted", "confirmed"), ("submitted", "routing"), ("submitted", "failed"),
+    ("pending", "cancelled"), ("routing", "cancelled"), ("building", "cancelled"),
 }  # fmt: skip
 
 
 def test_table_is_exactly_the_documented_moves():
     assert {(a.value, b.value) for a, moves in ALLOWED_MOVES.items() for b in moves} == ALLOWED
-    assert TERMINAL == {Status.CONFIRMED, Status.FAILED}
+    assert TERMINAL == {Status.CONFIRMED, Status.FAILED, Status.CANCELLED}
 
 
 @pytest.mark.parametrize(("current", "to"), list(itertools.product(Status, Status)))
