@@ -52,6 +52,10 @@ class Router:
                 errors[name] = str(exc)
         return Routing(quotes=quotes, errors=errors)
 
+    def best_spot_price(self, token_in: str, token_out: str, now: float) -> Decimal:
+        """The best net price (token_out per token_in, fees deducted) across the venues at `now`."""
+        return max(venue.spot_price(token_in, token_out, now) for venue in self.venues.values())
+
     def venue(self, name: str) -> SimulatedVenue:
         return self.venues[name]
 

@@ -8,6 +8,7 @@ from decimal import ROUND_DOWN, Decimal
 
 from dex.errors import QuoteExpired, SlippageExceeded, TransactionExpired, VenueError
 from dex.ledger import Ledger
+from dex.market import pair_position
 from dex.models import Quote, SentTransaction, SwapResult, Transaction, TxStatus
 from dex.tokens import TOKENS, reference_price
 
@@ -34,6 +35,8 @@ class Simulation:
     # (negative: against the trader) and its spread, which grows with the trade's size in USD.
     execution_drift: float = 0.0
     execution_volatility: float = 0.001
+    # Seconds per step of the market's walk: smaller is a faster market.
+    market_step: float = 2.0
 
     @property
     def validity_seconds(self) -> float:
@@ -71,9 +74,7 @@ class SimulatedVenue:
         rng = self._rng(key, "quote")
         self._wait(QUOTE_SECONDS * rng.uniform(0.9, 1.1))
         self._maybe_fail(rng, "quote request timed out")
-        low, high = self.band
-        factor = (low + (high - low) * Decimal(rng.random())).quantize(PRICE_STEP)
-        price = reference_price(TOKENS[token_in], TOKENS[token_out]) * factor
+        price = self._price(token_in, token_out, time.time(), noise=2 * rng.random() - 1)
         gross = amount_in * price
         fee = gross * self.fee_rate
         places = _places(token_out)
@@ -89,6 +90,22 @@ class SimulatedVenue:
             quote_id=rng.randbytes(8).hex(),
             expires_at=time.time() + self.simulation.quote_ttl,
         )
+
+    def spot_price(self, token_in: str, token_out: str, now: float) -> Decimal:
+        """The venue's price at `now` without a quote's own noise, net of its fee: what a
+        watcher of the pool sees, instantly and for free."""
+        return self._price(token_in, token_out, now, noise=0.0) * (1 - self.fee_rate)
+
+    def _price(self, token_in: str, token_out: str, now: float, *, noise: float) -> Decimal:
+        """Reference price times a factor inside the venue's band: mostly where the market's walk
+        stands, partly the quote's own noise (in [-1, 1])."""
+        low, high = self.band
+        market = pair_position(
+            token_in, token_out, now, seed=self.simulation.seed or 0, step_seconds=self.simulation.market_step
+        )
+        where = Decimal(repr(0.8 * market + 0.2 * noise))
+        factor = ((low + high) / 2 + (high - low) / 2 * where).quantize(PRICE_STEP)
+        return reference_price(TOKENS[token_in], TOKENS[token_out]) * factor
 
     def build_swap(self, quote: Quote, *, order_id: str, key: str, min_amount_out: Decimal) -> Transaction:
         """Sign a swap of the quote that executes only for at least `min_amount_out`; SOL going in

@@ -137,6 +137,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "orders.recover_stalled",
         "schedule": env.float("ORDER_RECOVERY_INTERVAL", default=5.0),
     },
+    "trigger-waiting-orders": {
+        "task": "orders.trigger_waiting",
+        "schedule": env.float("ORDER_TRIGGER_INTERVAL", default=1.0),
+    },
     "purge-idempotency-keys": {"task": "orders.purge_idempotency_keys", "schedule": 3600.0},
 }
 # Flower reads task events; they cost one small message per task state.
@@ -219,6 +223,9 @@ SPECTACULAR_SETTINGS = {
 # --- orders -----------------------------------------------------------------------------------
 
 ORDER_MAX_AMOUNT = Decimal(env.str("ORDER_MAX_AMOUNT", default="1000000000"))
+# A limit order waits this long unless it says otherwise, and never longer than the maximum.
+ORDER_LIMIT_DEFAULT_SECONDS = env.int("ORDER_LIMIT_DEFAULT_SECONDS", default=3600)
+ORDER_LIMIT_MAX_SECONDS = env.int("ORDER_LIMIT_MAX_SECONDS", default=7 * 24 * 3600)
 # Orders of one account not yet confirmed or failed; one more is refused with 429.
 ORDER_MAX_OPEN_PER_ACCOUNT = env.int("ORDER_MAX_OPEN_PER_ACCOUNT", default=100)
 # Three attempts in all; the second starts 0.5 s after the first fails, the third 1 s after that.
@@ -249,6 +256,8 @@ DEX_QUOTE_TTL = env.float("DEX_QUOTE_TTL", default=30.0)
 # (negative: against the trader) and the spread for a small trade, which grows with trade size.
 DEX_EXECUTION_DRIFT = env.float("DEX_EXECUTION_DRIFT", default=0.0)
 DEX_EXECUTION_VOLATILITY = env.float("DEX_EXECUTION_VOLATILITY", default=0.001)
+# Seconds per step of the market's random walk (every price moves within its band): the speed.
+DEX_MARKET_STEP = env.float("DEX_MARKET_STEP", default=2.0)
 # Seconds a signed transaction stays valid (its blockhash); empty: twice the slowest swap.
 DEX_TX_VALIDITY = env.float("DEX_TX_VALIDITY", default=None) if env.str("DEX_TX_VALIDITY", default="") else None
 # The simulated chain keeps its transactions here so every worker process sees the same ledger.

@@ -29,6 +29,10 @@ class AttemptTaken(OrderError):
         super().__init__(f"attempt {attempt} of order {order_id} is taken or the order has finished")
 
 
+class LimitNotReached(Exception):
+    """By the time a triggered limit order was quoted, the price had moved back below its limit."""
+
+
 class SwapInFlight(Exception):
     """A transaction of the order may still land; nothing new may be sent until it has or cannot."""
 

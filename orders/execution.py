@@ -10,7 +10,7 @@ still land, which the chain settles for good once that transaction's blockhash e
 import logging
 import time
 from datetime import UTC, datetime
-from decimal import ROUND_DOWN, Decimal
+from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from typing import Any
 from uuid import UUID
 
@@ -20,7 +20,7 @@ from dex.errors import SlippageExceeded, VenueError
 from dex.models import Quote, SwapResult, TxStatus
 from dex.router import Router
 from dex.tokens import TOKENS
-from orders.exceptions import SwapInFlight
+from orders.exceptions import LimitNotReached, SwapInFlight
 from orders.models import Order, OrderEvent
 from orders.selectors import order_get
 from orders.services import (
@@ -29,6 +29,7 @@ from orders.services import (
     order_postpone,
     order_record_failure,
     order_transition,
+    order_untrigger,
     plain,
 )
 from orders.states import TERMINAL, Status
@@ -57,7 +58,7 @@ def order_execute(*, order_id: UUID | str) -> float | None:
     Raises AttemptTaken or InvalidTransition when another delivery of the order got ahead.
     """
     order = order_get(order_id=order_id)
-    if order.status in TERMINAL:
+    if order.status in TERMINAL or (order.status == Status.WAITING and order.triggered_at is None):
         return None
     router = get_router()
     try:
@@ -74,6 +75,8 @@ def order_execute(*, order_id: UUID | str) -> float | None:
     order_begin_attempt(order_id=order.id, attempt=attempt)
     try:
         _attempt(order, router, attempt)
+    except LimitNotReached:
+        order_untrigger(order_id=order.id, attempt=attempt)
     except SlippageExceeded as refused:
         _fail_for_slippage(order.id, attempt, refused)
     except VenueError as exc:
@@ -107,6 +110,12 @@ def _attempt(order: Order, router: Router, attempt: int) -> None:
     best = routing.best
     places = Decimal(1).scaleb(-TOKENS[order.token_out].decimals)
     min_amount_out = (best.amount_out * (10_000 - order.slippage_bps) / 10_000).quantize(places, ROUND_DOWN)
+    if order.limit_price is not None:
+        # The limit is the least price: quoted below it the order waits on; executed, never below.
+        limit_out = (order.amount * order.limit_price).quantize(places, ROUND_UP)
+        if best.amount_out < limit_out:
+            raise LimitNotReached
+        min_amount_out = max(min_amount_out, limit_out)
     routing_data: dict[str, Any] = {
         "attempt": attempt,
         "quotes": [quote_data(quote) for quote in routing.quotes],

@@ -14,6 +14,7 @@ AMOUNT = {"max_digits": 38, "decimal_places": 18}
 
 class OrderType(models.TextChoices):
     MARKET = "market"
+    LIMIT = "limit"
 
 
 class Order(models.Model):
@@ -23,6 +24,11 @@ class Order(models.Model):
     token_in = models.CharField(max_length=16)
     token_out = models.CharField(max_length=16)
     amount = models.DecimalField(**AMOUNT)
+    # A limit order: the least price (token_out per token_in, fees deducted) it executes at, until
+    # when it waits for it, and when the price was seen to reach it.
+    limit_price = models.DecimalField(**AMOUNT, null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    triggered_at = models.DateTimeField(null=True, blank=True)
     # The least the swap may yield, in basis points below the chosen quote's amount out.
     slippage_bps = models.PositiveIntegerField(default=50)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
@@ -56,6 +62,11 @@ class Order(models.Model):
             models.Index(fields=["-created_at"], name="order_created_idx"),
             models.Index(fields=["account", "-created_at"], name="order_account_created_idx"),
             models.Index(fields=["account", "status"], name="order_account_status_idx"),
+            models.Index(
+                fields=["token_in", "token_out"],
+                name="order_waiting_idx",
+                condition=models.Q(status="waiting"),
+            ),
             models.Index(fields=["status", "-created_at"], name="order_status_created_idx"),
             models.Index(fields=["tx_hash"], name="order_tx_hash_idx"),
             models.Index(

@@ -1,10 +1,12 @@
 """The API's shapes: order input with its validation, orders and events on the wire (camelCase)."""
 
 import re
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
+from django.utils import timezone
 from drf_spectacular.extensions import OpenApiSerializerExtension, OpenApiSerializerFieldExtension
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -101,6 +103,17 @@ class OrderCreateSerializer(serializers.Serializer):
         help_text="Least acceptable amount out, in basis points below the chosen quote (50 = 0.5%).",
     )
 
+    limitPrice = AmountField(
+        source="limit_price",
+        required=False,
+        help_text="Limit orders: the least net price, tokenOut per tokenIn, fees deducted, to execute at.",
+    )
+    expiresAt = serializers.DateTimeField(
+        source="expires_at",
+        required=False,
+        help_text="Limit orders: when to stop waiting (default ORDER_LIMIT_DEFAULT_SECONDS from now).",
+    )
+
     def to_internal_value(self, data: Any) -> dict:
         if isinstance(data, dict):
             unknown = sorted(set(data) - set(self.fields))
@@ -120,6 +133,26 @@ class OrderCreateSerializer(serializers.Serializer):
         decimals = TOKENS[token_in].decimals
         if -amount.normalize().as_tuple().exponent > decimals:
             raise serializers.ValidationError({"amount": [f"{token_in} has at most {decimals} decimal places."]})
+        if attrs["type"] == OrderType.LIMIT:
+            return self._validate_limit(attrs)
+        for field, name in (("limit_price", "limitPrice"), ("expires_at", "expiresAt")):
+            if field in attrs:
+                raise serializers.ValidationError({name: ["Only limit orders take this field."]})
+        return attrs
+
+    def _validate_limit(self, attrs: dict) -> dict:
+        if attrs.get("limit_price") is None:
+            raise serializers.ValidationError({"limitPrice": ["A limit order needs a limit price."]})
+        if attrs["limit_price"] <= 0:
+            raise serializers.ValidationError({"limitPrice": ["Must be greater than 0."]})
+        now = timezone.now()
+        attrs.setdefault("expires_at", now + timedelta(seconds=settings.ORDER_LIMIT_DEFAULT_SECONDS))
+        if attrs["expires_at"] <= now:
+            raise serializers.ValidationError({"expiresAt": ["Must be in the future."]})
+        if attrs["expires_at"] > now + timedelta(seconds=settings.ORDER_LIMIT_MAX_SECONDS):
+            raise serializers.ValidationError(
+                {"expiresAt": [f"Must be at most {settings.ORDER_LIMIT_MAX_SECONDS} seconds from now."]}
+            )
         return attrs
 
 
@@ -158,6 +191,8 @@ class OrderSerializer(serializers.ModelSerializer):
     lastError = serializers.CharField(source="last_error")
     failures = serializers.JSONField()
     slippageBps = serializers.IntegerField(source="slippage_bps")
+    limitPrice = AmountField(source="limit_price", allow_null=True)
+    expiresAt = serializers.DateTimeField(source="expires_at", allow_null=True)
     minAmountOut = AmountField(source="min_amount_out", allow_null=True)
     failureReason = serializers.JSONField(source="failure_reason", allow_null=True)
     createdAt = serializers.DateTimeField(source="created_at")
@@ -166,9 +201,9 @@ class OrderSerializer(serializers.ModelSerializer):
     class Meta:
         model = Order
         fields = [
-            "orderId", "type", "tokenIn", "tokenOut", "amount", "slippageBps", "status", "venue", "txHash",
-            "expectedAmountOut", "minAmountOut", "amountOut", "executedPrice", "attempts", "lastError", "failures",
-            "failureReason", "createdAt", "updatedAt",
+            "orderId", "type", "tokenIn", "tokenOut", "amount", "slippageBps", "limitPrice", "expiresAt", "status",
+            "venue", "txHash", "expectedAmountOut", "minAmountOut", "amountOut", "executedPrice", "attempts",
+            "lastError", "failures", "failureReason", "createdAt", "updatedAt",
         ]  # fmt: skip
 
 
@@ -183,7 +218,10 @@ class OrderPlacedSerializer(OrderSerializer):
     streamUrl = serializers.SerializerMethodField()
 
     class Meta(OrderSerializer.Meta):
-        fields = ["orderId", "status", "type", "tokenIn", "tokenOut", "amount", "slippageBps", "createdAt", "streamUrl"]
+        fields = [
+            "orderId", "status", "type", "tokenIn", "tokenOut", "amount", "slippageBps", "limitPrice", "expiresAt",
+            "createdAt", "streamUrl",
+        ]  # fmt: skip
 
     def get_streamUrl(self, order: Order) -> str:
         request = self.context["request"]

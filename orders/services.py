@@ -35,8 +35,11 @@ def order_create(
     amount: Decimal,
     type: str = OrderType.MARKET,
     slippage_bps: int = 50,
+    limit_price: Decimal | None = None,
+    expires_at: datetime | None = None,
 ) -> Order:
-    """Store a new order of `account` with its `pending` event; it is queued once committed.
+    """Store a new order of `account` with its `pending` event. A market order is queued once
+    committed; a limit order moves on to `waiting`, holding no worker until its price comes.
 
     Raises TooManyOpenOrders when the account already has its maximum of unfinished orders.
     """
@@ -54,15 +57,21 @@ def order_create(
         token_out=token_out,
         amount=amount,
         slippage_bps=slippage_bps,
+        limit_price=limit_price,
+        expires_at=expires_at,
         last_seq=1,
         next_check_at=stall_deadline(),
     )
     event = OrderEvent.objects.create(
         order=order, seq=1, status=Status.PENDING, data={"type": type}, created_at=order.created_at
     )
+    after_commit(publish_order_event, event)
+    if type == OrderType.LIMIT:
+        data = {"limit_price": format(limit_price.normalize(), "f"), "expires_at": expires_at.isoformat()}
+        _append_event(order, to=Status.WAITING, data=data, changes={"next_check_at": None})
+        return order
     # The order is stored by now: a broker that refuses the task is logged, the client still gets
     # its 201, and the recovery job dispatches the order once the broker is back.
-    after_commit(publish_order_event, event)
     after_commit(execute_order_task.delay, str(order.id))
     return order
 
@@ -130,6 +139,14 @@ def order_begin_attempt(*, order_id: UUID | str, attempt: int) -> None:
     )
     if not began:
         raise AttemptTaken(order_id=order_id, attempt=attempt)
+
+
+@transaction.atomic
+def order_untrigger(*, order_id: UUID | str, attempt: int) -> None:
+    """Send a triggered limit order back to waiting; the attempt it began does not count."""
+    Order.objects.filter(pk=order_id, status=Status.WAITING, attempts=attempt).update(
+        triggered_at=None, attempts=attempt - 1, next_check_at=None, updated_at=timezone.now()
+    )
 
 
 @transaction.atomic

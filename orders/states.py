@@ -5,25 +5,30 @@ from django.db import models
 
 class Status(models.TextChoices):
     PENDING = "pending"
+    WAITING = "waiting"
     ROUTING = "routing"
     BUILDING = "building"
     SUBMITTED = "submitted"
     CONFIRMED = "confirmed"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    EXPIRED = "expired"
 
 
 # A retried attempt goes back to routing from wherever the failed one stopped; a swap that
 # was submitted and is found to have landed is confirmed without routing again. An order can be
-# cancelled until its transaction is submitted, never after.
+# cancelled until its transaction is submitted, never after. A limit order waits for its price,
+# then routes like a market order, or expires.
 ALLOWED_MOVES: dict[Status, frozenset[Status]] = {
-    Status.PENDING: frozenset({Status.ROUTING, Status.FAILED, Status.CANCELLED}),
+    Status.PENDING: frozenset({Status.ROUTING, Status.WAITING, Status.FAILED, Status.CANCELLED}),
+    Status.WAITING: frozenset({Status.ROUTING, Status.CANCELLED, Status.EXPIRED}),
     Status.ROUTING: frozenset({Status.BUILDING, Status.ROUTING, Status.FAILED, Status.CANCELLED}),
     Status.BUILDING: frozenset({Status.SUBMITTED, Status.ROUTING, Status.FAILED, Status.CANCELLED}),
     Status.SUBMITTED: frozenset({Status.CONFIRMED, Status.ROUTING, Status.FAILED}),
     Status.CONFIRMED: frozenset(),
     Status.FAILED: frozenset(),
     Status.CANCELLED: frozenset(),
+    Status.EXPIRED: frozenset(),
 }
 
 CANCELLABLE: frozenset[Status] = frozenset(

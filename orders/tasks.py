@@ -1,4 +1,5 @@
-"""Celery tasks: executing an order, re-driving stalled ones, purging old idempotency keys."""
+"""Celery tasks: executing an order, re-driving stalled ones, triggering and expiring waiting
+ones, purging old idempotency keys."""
 
 import logging
 
@@ -9,6 +10,7 @@ from orders.exceptions import AttemptTaken, InvalidTransition
 from orders.execution import order_execute
 from orders.models import Order
 from orders.recovery import order_recover_stalled
+from orders.triggers import orders_expire_due, orders_trigger_reached
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +40,11 @@ def execute_order_task(self, order_id: str) -> None:
 @shared_task(name="orders.recover_stalled")
 def recover_stalled_orders_task() -> int:
     return len(order_recover_stalled())
+
+
+@shared_task(name="orders.trigger_waiting")
+def trigger_waiting_orders_task() -> int:
+    return len(orders_expire_due()) + len(orders_trigger_reached())
 
 
 @shared_task(name="orders.purge_idempotency_keys")

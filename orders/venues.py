@@ -20,5 +20,6 @@ def get_router() -> Router:
         quote_ttl=settings.DEX_QUOTE_TTL,
         execution_drift=settings.DEX_EXECUTION_DRIFT,
         execution_volatility=settings.DEX_EXECUTION_VOLATILITY,
+        market_step=settings.DEX_MARKET_STEP,
     )
     return build_router(simulation=simulation, ledger=RedisLedger(settings.DEX_LEDGER_URL))

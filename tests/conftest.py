@@ -113,6 +113,12 @@ class Engine:
         self.worker = Process("worker", command, {**self.env, **overrides}, ready_line=" ready.")
         return self.worker
 
+    def start_beat(self, **overrides: str) -> Process:
+        """Beat with its periodic jobs (recovery, triggers); the caller stops it."""
+        command = [sys.executable, "-m", "celery", "-A", "engine", "beat", "-l", "info"]
+        command += ["-s", f"/tmp/beat-{time.monotonic_ns()}"]
+        return Process("beat", command, {**self.env, **overrides}, ready_line="beat: Starting")
+
     def stop_worker(self) -> None:
         if self.worker:
             self.worker.stop()

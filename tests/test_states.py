@@ -17,12 +17,13 @@ ALLOWED = {
     ("building", "submitted"), ("building", "routing"), ("building", "failed"),
     ("submitted", "confirmed"), ("submitted", "routing"), ("submitted", "failed"),
     ("pending", "cancelled"), ("routing", "cancelled"), ("building", "cancelled"),
+    ("pending", "waiting"), ("waiting", "routing"), ("waiting", "cancelled"), ("waiting", "expired"),
 }  # fmt: skip
 
 
 def test_table_is_exactly_the_documented_moves():
     assert {(a.value, b.value) for a, moves in ALLOWED_MOVES.items() for b in moves} == ALLOWED
-    assert TERMINAL == {Status.CONFIRMED, Status.FAILED, Status.CANCELLED}
+    assert TERMINAL == {Status.CONFIRMED, Status.FAILED, Status.CANCELLED, Status.EXPIRED}
 
 
 @pytest.mark.parametrize(("current", "to"), list(itertools.product(Status, Status)))
