@@ -1,10 +1,12 @@
 """Asks every venue for a quote at once and picks the best execution."""
 
+import contextlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from dex.errors import NoRouteAvailable, VenueError
+from dex.launches import LaunchBoard
 from dex.ledger import Ledger
 from dex.meteora import Meteora
 from dex.models import Quote, SentTransaction
@@ -33,9 +35,10 @@ def best_quote(quotes: list[Quote], errors: dict[str, str] | None = None) -> Quo
 
 
 class Router:
-    def __init__(self, venues: list[SimulatedVenue], ledger: Ledger) -> None:
+    def __init__(self, venues: list[SimulatedVenue], ledger: Ledger, launches: LaunchBoard | None = None) -> None:
         self.venues = {venue.name: venue for venue in venues}
         self.ledger = ledger
+        self.launches = launches
         self._pool = ThreadPoolExecutor(max_workers=len(venues), thread_name_prefix="quote")
 
     def route(self, token_in: str, token_out: str, amount_in: Decimal, *, key: str) -> Routing:
@@ -54,7 +57,13 @@ class Router:
 
     def best_spot_price(self, token_in: str, token_out: str, now: float) -> Decimal:
         """The best net price (token_out per token_in, fees deducted) across the venues at `now`."""
-        return max(venue.spot_price(token_in, token_out, now) for venue in self.venues.values())
+        prices = []
+        for venue in self.venues.values():
+            with contextlib.suppress(VenueError):  # no pool for the pair on this venue
+                prices.append(venue.spot_price(token_in, token_out, now))
+        if not prices:
+            raise NoRouteAvailable([f"no venue trades {token_in}/{token_out}"])
+        return max(prices)
 
     def venue(self, name: str) -> SimulatedVenue:
         return self.venues[name]
@@ -64,6 +73,9 @@ class Router:
         return self.ledger.for_order(order_id)
 
 
-def build_router(*, simulation: Simulation, ledger: Ledger) -> Router:
-    venues = [Raydium(simulation=simulation, ledger=ledger), Meteora(simulation=simulation, ledger=ledger)]
-    return Router(venues, ledger)
+def build_router(*, simulation: Simulation, ledger: Ledger, launches: LaunchBoard | None = None) -> Router:
+    venues = [
+        Raydium(simulation=simulation, ledger=ledger, launches=launches),
+        Meteora(simulation=simulation, ledger=ledger, launches=launches),
+    ]
+    return Router(venues, ledger, launches)

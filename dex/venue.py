@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
 from dex.errors import QuoteExpired, SlippageExceeded, TransactionExpired, VenueError
+from dex.launches import LaunchBoard, trading_token
 from dex.ledger import Ledger
 from dex.market import pair_position
 from dex.models import Quote, SentTransaction, SwapResult, Transaction, TxStatus
-from dex.tokens import TOKENS, reference_price
+from dex.tokens import TOKENS, Token, reference_price
 
 QUOTE_SECONDS = 0.2
 SWAP_SECONDS = (2.0, 3.0)
@@ -45,8 +46,8 @@ class Simulation:
         return max(1.0, 2 * SWAP_SECONDS[1] * self.latency_scale)
 
 
-def _places(symbol: str) -> Decimal:
-    return Decimal(1).scaleb(-TOKENS[symbol].decimals)
+def _places(token: Token) -> Decimal:
+    return Decimal(1).scaleb(-token.decimals)
 
 
 def base58(data: bytes) -> str:
@@ -65,9 +66,10 @@ class SimulatedVenue:
     fee_rate: Decimal
     band: tuple[Decimal, Decimal]
 
-    def __init__(self, *, simulation: Simulation, ledger: Ledger) -> None:
+    def __init__(self, *, simulation: Simulation, ledger: Ledger, launches: LaunchBoard | None = None) -> None:
         self.simulation = simulation
         self.ledger = ledger
+        self.launches = launches
 
     def quote(self, token_in: str, token_out: str, amount_in: Decimal, *, key: str) -> Quote:
         """Price `amount_in` of token_in in token_out; `key` makes a seeded run reproducible."""
@@ -77,7 +79,7 @@ class SimulatedVenue:
         price = self._price(token_in, token_out, time.time(), noise=2 * rng.random() - 1)
         gross = amount_in * price
         fee = gross * self.fee_rate
-        places = _places(token_out)
+        places = _places(self._token(token_out))
         return Quote(
             venue=self.name,
             token_in=token_in,
@@ -105,7 +107,7 @@ class SimulatedVenue:
         )
         where = Decimal(repr(0.8 * market + 0.2 * noise))
         factor = ((low + high) / 2 + (high - low) / 2 * where).quantize(PRICE_STEP)
-        return reference_price(TOKENS[token_in], TOKENS[token_out]) * factor
+        return reference_price(self._token(token_in), self._token(token_out)) * factor
 
     def build_swap(self, quote: Quote, *, order_id: str, key: str, min_amount_out: Decimal) -> Transaction:
         """Sign a swap of the quote that executes only for at least `min_amount_out`; SOL going in
@@ -171,10 +173,19 @@ class SimulatedVenue:
 
     def _executed_amount(self, quote: Quote, rng: random.Random) -> Decimal:
         """The quote's amount out, moved by the market since the quote: more for larger trades."""
-        notional_usd = float(quote.amount_in * TOKENS[quote.token_in].reference_usd)
+        notional_usd = float(quote.amount_in * self._token(quote.token_in).reference_usd)
         spread = self.simulation.execution_volatility * (1 + notional_usd / 10_000)
         move = Decimal(repr(rng.gauss(self.simulation.execution_drift, spread)))
-        return max(Decimal(0), quote.amount_out * (1 + move)).quantize(_places(quote.token_out), ROUND_DOWN)
+        return max(Decimal(0), quote.amount_out * (1 + move)).quantize(
+            _places(self._token(quote.token_out)), ROUND_DOWN
+        )
+
+    def _token(self, symbol: str) -> Token:
+        """A registry token, or a new one whose pool has launched on this venue."""
+        token = TOKENS.get(symbol) or trading_token(self.launches, symbol, self.name)
+        if token is None:
+            raise VenueError(self.name, f"no pool trades {symbol} here")
+        return token
 
     def get_status(self, signature: str) -> TxStatus | None:
         """Where the transaction with this signature stands; None if the chain never received it."""

@@ -130,6 +130,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_CONCURRENCY = env.int("WORKER_CONCURRENCY", default=10)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("BROKER_VISIBILITY_TIMEOUT", 3600)}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Seconds between two checks of waiting orders (limit prices reached, launches due, expiries).
+ORDER_TRIGGER_INTERVAL = env.float("ORDER_TRIGGER_INTERVAL", default=1.0)
 # A task runs one attempt of one order (seconds); the limits only stop one that hangs.
 ORDER_TASK_SOFT_TIME_LIMIT = env.int("ORDER_TASK_SOFT_TIME_LIMIT", default=60)
 CELERY_BEAT_SCHEDULE = {
@@ -137,10 +139,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "orders.recover_stalled",
         "schedule": env.float("ORDER_RECOVERY_INTERVAL", default=5.0),
     },
-    "trigger-waiting-orders": {
-        "task": "orders.trigger_waiting",
-        "schedule": env.float("ORDER_TRIGGER_INTERVAL", default=1.0),
-    },
+    "trigger-waiting-orders": {"task": "orders.trigger_waiting", "schedule": ORDER_TRIGGER_INTERVAL},
     "purge-idempotency-keys": {"task": "orders.purge_idempotency_keys", "schedule": 3600.0},
 }
 # Flower reads task events; they cost one small message per task state.

@@ -1,10 +1,14 @@
 """Order inspection for operators; the history is read-only here."""
 
+import time
+from dataclasses import replace
+
 from django.contrib import admin, messages
 
 from orders.exceptions import NotCancellable
-from orders.models import Order, OrderEvent
+from orders.models import Order, OrderEvent, OrderType
 from orders.services import order_cancel
+from orders.venues import get_router
 
 
 class ReadOnlyAdminMixin:
@@ -38,10 +42,23 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     readonly_fields = [field.name for field in Order._meta.fields]
     list_per_page = 50
     show_full_result_count = False
-    actions = ["cancel_orders"]
+    actions = ["cancel_orders", "launch_tokens_now"]
 
     def has_cancel_permission(self, request) -> bool:
         return request.user.is_staff
+
+    has_launch_permission = has_cancel_permission
+
+    @admin.action(description="Launch now the tokens the selected sniper orders wait for", permissions=["launch"])
+    def launch_tokens_now(self, request, queryset) -> None:
+        board = get_router().launches
+        launched = []
+        for symbol in queryset.filter(type=OrderType.SNIPER).values_list("token_out", flat=True).distinct():
+            listed = board.get(symbol)
+            if listed:
+                board.list(replace(listed, launch_at=time.time()))
+                launched.append(symbol)
+        self.message_user(request, f"Launched: {', '.join(launched) or 'nothing'}.")
 
     @admin.action(description="Cancel the selected orders (those not yet submitted)", permissions=["cancel"])
     def cancel_orders(self, request, queryset) -> None:

@@ -95,6 +95,12 @@ def _fail_for_slippage(order_id: UUID, attempts: int, refused: SlippageExceeded)
     order_fail(order_id=order_id, error=str(refused), attempts=attempts, reason=reason)
 
 
+def _decimals(symbol: str, router: Router) -> int:
+    if symbol in TOKENS:
+        return TOKENS[symbol].decimals
+    return router.launches.get(symbol).token.decimals
+
+
 def _fresh_route(order: Order, router: Router, key: str):
     """Quotes from every venue with the best one not yet expired; quoting again if it has."""
     for refresh in range(QUOTE_REFRESHES):
@@ -108,7 +114,7 @@ def _attempt(order: Order, router: Router, attempt: int) -> None:
     key = f"{order.id}:{attempt}"
     routing = _fresh_route(order, router, key)
     best = routing.best
-    places = Decimal(1).scaleb(-TOKENS[order.token_out].decimals)
+    places = Decimal(1).scaleb(-_decimals(order.token_out, router))
     min_amount_out = (best.amount_out * (10_000 - order.slippage_bps) / 10_000).quantize(places, ROUND_DOWN)
     if order.limit_price is not None:
         # The limit is the least price: quoted below it the order waits on; executed, never below.
@@ -116,6 +122,8 @@ def _attempt(order: Order, router: Router, attempt: int) -> None:
         if best.amount_out < limit_out:
             raise LimitNotReached
         min_amount_out = max(min_amount_out, limit_out)
+    if order.max_price is not None:
+        min_amount_out = max(min_amount_out, (order.amount / order.max_price).quantize(places, ROUND_UP))
     routing_data: dict[str, Any] = {
         "attempt": attempt,
         "quotes": [quote_data(quote) for quote in routing.quotes],

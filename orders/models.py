@@ -15,6 +15,7 @@ AMOUNT = {"max_digits": 38, "decimal_places": 18}
 class OrderType(models.TextChoices):
     MARKET = "market"
     LIMIT = "limit"
+    SNIPER = "sniper"
 
 
 class Order(models.Model):
@@ -28,6 +29,8 @@ class Order(models.Model):
     # when it waits for it, and when the price was seen to reach it.
     limit_price = models.DecimalField(**AMOUNT, null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
+    # A sniper order: the most it pays, in token_in per unit of token_out.
+    max_price = models.DecimalField(**AMOUNT, null=True, blank=True)
     triggered_at = models.DateTimeField(null=True, blank=True)
     # The least the swap may yield, in basis points below the chosen quote's amount out.
     slippage_bps = models.PositiveIntegerField(default=50)

@@ -13,7 +13,9 @@ from rest_framework import serializers
 
 from dex.tokens import TOKENS, get_token
 from orders.models import Order, OrderEvent, OrderType
+from orders.venues import get_router
 
+SYMBOL = re.compile(r"^[A-Z0-9]{2,10}$")
 PLAIN_DECIMAL = re.compile(r"^[0-9]{1,40}(\.[0-9]{1,40})?$")
 
 
@@ -90,9 +92,20 @@ class TokenField(serializers.Field):
         return value
 
 
+@extend_schema_field({"type": "string", "pattern": SYMBOL.pattern, "example": "USDC"})
+class LaunchableTokenField(TokenField):
+    """A registry token, or for a sniper order the symbol of a token listed for launch: which of
+    the two is settled once the order's type is known."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str) or not SYMBOL.match(data):
+            self.fail("unknown", symbol=str(data)[:32], known=", ".join(TOKENS))
+        return data
+
+
 class OrderCreateSerializer(serializers.Serializer):
     tokenIn = TokenField(source="token_in")
-    tokenOut = TokenField(source="token_out")
+    tokenOut = LaunchableTokenField(source="token_out")
     amount = AmountField()
     type = serializers.ChoiceField(choices=OrderType.choices, default=OrderType.MARKET)
     slippageBps = serializers.IntegerField(
@@ -111,7 +124,12 @@ class OrderCreateSerializer(serializers.Serializer):
     expiresAt = serializers.DateTimeField(
         source="expires_at",
         required=False,
-        help_text="Limit orders: when to stop waiting (default ORDER_LIMIT_DEFAULT_SECONDS from now).",
+        help_text="Limit and sniper orders: when to stop waiting (default ORDER_LIMIT_DEFAULT_SECONDS from now).",
+    )
+    maxPrice = AmountField(
+        source="max_price",
+        required=False,
+        help_text="Sniper orders: the most to pay, in tokenIn per unit of tokenOut.",
     )
 
     def to_internal_value(self, data: Any) -> dict:
@@ -133,18 +151,41 @@ class OrderCreateSerializer(serializers.Serializer):
         decimals = TOKENS[token_in].decimals
         if -amount.normalize().as_tuple().exponent > decimals:
             raise serializers.ValidationError({"amount": [f"{token_in} has at most {decimals} decimal places."]})
-        if attrs["type"] == OrderType.LIMIT:
-            return self._validate_limit(attrs)
-        for field, name in (("limit_price", "limitPrice"), ("expires_at", "expiresAt")):
-            if field in attrs:
-                raise serializers.ValidationError({name: ["Only limit orders take this field."]})
+        if attrs["type"] == OrderType.SNIPER:
+            self._validate_sniper(attrs)
+        elif token_out not in TOKENS:
+            raise serializers.ValidationError(
+                {"tokenOut": [f"Unknown token {token_out!r}; known tokens: {', '.join(TOKENS)}."]}
+            )
+        if attrs["type"] in (OrderType.LIMIT, OrderType.SNIPER):
+            return self._validate_waiting(attrs)
+        self._refuse_unless(attrs, OrderType.LIMIT, {"limit_price": "limitPrice", "expires_at": "expiresAt"})
         return attrs
 
-    def _validate_limit(self, attrs: dict) -> dict:
-        if attrs.get("limit_price") is None:
-            raise serializers.ValidationError({"limitPrice": ["A limit order needs a limit price."]})
-        if attrs["limit_price"] <= 0:
-            raise serializers.ValidationError({"limitPrice": ["Must be greater than 0."]})
+    def _refuse_unless(self, attrs: dict, order_type: str, fields: dict[str, str]) -> None:
+        for field, name in fields.items():
+            if field in attrs:
+                raise serializers.ValidationError({name: [f"Only {order_type} orders take this field."]})
+
+    def _validate_sniper(self, attrs: dict) -> None:
+        self._refuse_unless(attrs, OrderType.LIMIT, {"limit_price": "limitPrice"})
+        token_out = attrs["token_out"]
+        if token_out in TOKENS:
+            raise serializers.ValidationError(
+                {"tokenOut": [f"{token_out} already trades: place a market or limit order for it."]}
+            )
+        if get_router().launches.get(token_out) is None:
+            raise serializers.ValidationError({"tokenOut": [f"{token_out} is not listed for launch."]})
+        if attrs.get("max_price") is not None and attrs["max_price"] <= 0:
+            raise serializers.ValidationError({"maxPrice": ["Must be greater than 0."]})
+
+    def _validate_waiting(self, attrs: dict) -> dict:
+        if attrs["type"] == OrderType.LIMIT:
+            self._refuse_unless(attrs, OrderType.SNIPER, {"max_price": "maxPrice"})
+            if attrs.get("limit_price") is None:
+                raise serializers.ValidationError({"limitPrice": ["A limit order needs a limit price."]})
+            if attrs["limit_price"] <= 0:
+                raise serializers.ValidationError({"limitPrice": ["Must be greater than 0."]})
         now = timezone.now()
         attrs.setdefault("expires_at", now + timedelta(seconds=settings.ORDER_LIMIT_DEFAULT_SECONDS))
         if attrs["expires_at"] <= now:

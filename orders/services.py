@@ -37,9 +37,11 @@ def order_create(
     slippage_bps: int = 50,
     limit_price: Decimal | None = None,
     expires_at: datetime | None = None,
+    max_price: Decimal | None = None,
 ) -> Order:
     """Store a new order of `account` with its `pending` event. A market order is queued once
-    committed; a limit order moves on to `waiting`, holding no worker until its price comes.
+    committed; a limit or sniper order moves on to `waiting`, holding no worker until its price
+    comes or its token launches.
 
     Raises TooManyOpenOrders when the account already has its maximum of unfinished orders.
     """
@@ -59,6 +61,7 @@ def order_create(
         slippage_bps=slippage_bps,
         limit_price=limit_price,
         expires_at=expires_at,
+        max_price=max_price,
         last_seq=1,
         next_check_at=stall_deadline(),
     )
@@ -66,8 +69,14 @@ def order_create(
         order=order, seq=1, status=Status.PENDING, data={"type": type}, created_at=order.created_at
     )
     after_commit(publish_order_event, event)
-    if type == OrderType.LIMIT:
-        data = {"limit_price": format(limit_price.normalize(), "f"), "expires_at": expires_at.isoformat()}
+    if type in (OrderType.LIMIT, OrderType.SNIPER):
+        data: dict[str, Any] = {"expires_at": expires_at.isoformat()}
+        if type == OrderType.LIMIT:
+            data["limit_price"] = plain(limit_price)
+        else:
+            data["launch_of"] = token_out
+            if max_price is not None:
+                data["max_price"] = plain(max_price)
         _append_event(order, to=Status.WAITING, data=data, changes={"next_check_at": None})
         return order
     # The order is stored by now: a broker that refuses the task is logged, the client still gets

@@ -10,7 +10,7 @@ from orders.exceptions import AttemptTaken, InvalidTransition
 from orders.execution import order_execute
 from orders.models import Order
 from orders.recovery import order_recover_stalled
-from orders.triggers import orders_expire_due, orders_trigger_reached
+from orders.triggers import orders_expire_due, orders_trigger_launches, orders_trigger_reached
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def recover_stalled_orders_task() -> int:
 
 @shared_task(name="orders.trigger_waiting")
 def trigger_waiting_orders_task() -> int:
-    return len(orders_expire_due()) + len(orders_trigger_reached())
+    return len(orders_expire_due()) + len(orders_trigger_reached()) + len(orders_trigger_launches())
 
 
 @shared_task(name="orders.purge_idempotency_keys")

@@ -4,6 +4,7 @@ from functools import cache
 
 from django.conf import settings
 
+from dex.launches import RedisLaunchBoard
 from dex.ledger import RedisLedger
 from dex.router import Router, build_router
 from dex.venue import Simulation
@@ -22,4 +23,8 @@ def get_router() -> Router:
         execution_volatility=settings.DEX_EXECUTION_VOLATILITY,
         market_step=settings.DEX_MARKET_STEP,
     )
-    return build_router(simulation=simulation, ledger=RedisLedger(settings.DEX_LEDGER_URL))
+    return build_router(
+        simulation=simulation,
+        ledger=RedisLedger(settings.DEX_LEDGER_URL),
+        launches=RedisLaunchBoard(settings.DEX_LEDGER_URL),
+    )

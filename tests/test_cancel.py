@@ -28,7 +28,7 @@ def order_in(status: Status, account) -> Order:
     return order
 
 
-@pytest.mark.parametrize("status", [Status.PENDING, Status.ROUTING, Status.BUILDING])
+@pytest.mark.parametrize("status", [Status.PENDING, Status.WAITING, Status.ROUTING, Status.BUILDING])
 def test_an_order_not_yet_submitted_is_cancelled_and_the_event_recorded(api, token, status):
     order = order_in(status, token.user)
 
