@@ -3,6 +3,7 @@
 import signal
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from decimal import Decimal
 
 import pytest
 
@@ -116,3 +117,17 @@ def test_a_worker_never_executes_a_cancelled_order(engine):
     order = engine.http.get(f"/api/orders/{cancelled}/").json()
     assert [e["status"] for e in order["events"]] == ["pending", "cancelled"]
     assert engine.swaps(cancelled) == []
+
+
+def test_a_swap_the_market_moved_past_its_minimum_fails_with_its_reason_and_swaps_nothing(engine):
+    engine.start_worker(DEX_EXECUTION_DRIFT="-0.05")
+    order_id = engine.place(slippageBps=100)["orderId"]
+
+    order = engine.wait_terminal(order_id)
+
+    reason = order["failureReason"]
+    assert order["status"] == "failed"
+    assert reason["code"] == "SLIPPAGE_EXCEEDED"
+    assert Decimal(reason["actual"]) < Decimal(reason["minimum"]) == Decimal(order["minAmountOut"])
+    assert order["events"][-1]["data"]["reason"] == reason
+    assert engine.swaps(order_id) == []

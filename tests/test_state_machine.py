@@ -24,11 +24,18 @@ class OrderLifecycle(RuleBasedStateMachine):
         OrderEventFactory(order=self.order, seq=1, status=Status.PENDING)
         self.expected = Status.PENDING
 
-    @rule(believed=statuses, to=statuses)
-    def move(self, believed: Status, to: Status) -> None:
+    @rule(believed=statuses, to=statuses, signature=st.sampled_from(["sig-a", "sig-b", "sig-c"]))
+    def move(self, believed: Status, to: Status, signature: str) -> None:
         legal = believed == self.expected and to in ALLOWED_MOVES[self.expected]
+        # A submission carries the signature of its transaction; a confirmation, the one it confirms.
+        if to == Status.SUBMITTED:
+            data, changes = {"tx_hash": signature}, {"tx_hash": signature}
+        elif to == Status.CONFIRMED:
+            data, changes = {"tx_hash": self.order_tx_hash()}, {}
+        else:
+            data, changes = {}, {}
         try:
-            order_transition(order_id=self.order.id, expected=believed, to=to)
+            order_transition(order_id=self.order.id, expected=believed, to=to, data=data, changes=changes)
         except InvalidTransition:
             assert not legal
         else:
@@ -48,6 +55,17 @@ class OrderLifecycle(RuleBasedStateMachine):
         events = list(order.events.order_by("seq").values_list("seq", "status"))
         assert [seq for seq, _ in events] == list(range(1, order.last_seq + 1))
         assert events[-1][1] == order.status == self.expected
+
+    def order_tx_hash(self) -> str:
+        return Order.objects.get(pk=self.order.id).tx_hash
+
+    @invariant()
+    def a_confirmed_order_confirms_the_one_transaction_it_last_submitted(self) -> None:
+        order = Order.objects.get(pk=self.order.id)
+        if order.status == Status.CONFIRMED:
+            submitted = order.events.filter(status=Status.SUBMITTED).order_by("seq").last()
+            confirmed = order.events.get(status=Status.CONFIRMED)
+            assert confirmed.data["tx_hash"] == submitted.data["tx_hash"] == order.tx_hash
 
     @invariant()
     def a_finished_order_was_finished_once(self) -> None:
