@@ -20,7 +20,9 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from dex.ledger import RedisLedger, swaps_for
+from dex.router import Router
 from engine.devservers import free_port
+from orders.venues import get_router
 
 ROOT = Path(__file__).resolve().parent.parent
 TERMINAL = {"confirmed", "failed"}
@@ -191,6 +193,20 @@ class Stream:
 
 def make_token(name: str = "alice") -> str:
     return Token.objects.create(user=get_user_model().objects.create(username=name)).key
+
+
+@pytest.fixture
+def venues(settings):
+    """Venues for in-process execution: set DEX_* settings, get the router built from them."""
+
+    def configure(**dex_settings) -> Router:
+        for name, value in dex_settings.items():
+            setattr(settings, name, value)
+        get_router.cache_clear()
+        return get_router()
+
+    yield configure
+    get_router.cache_clear()
 
 
 @pytest.fixture(scope="session")

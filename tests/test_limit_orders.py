@@ -40,12 +40,8 @@ def test_spot_prices_stay_inside_each_venues_band_net_of_fee():
 
 
 @pytest.fixture
-def instant(settings):
-    settings.DEX_LATENCY_SCALE = 0
-    settings.DEX_SEED = 5
-    get_router.cache_clear()
-    yield get_router()
-    get_router.cache_clear()
+def instant(venues):
+    return venues(DEX_LATENCY_SCALE=0, DEX_SEED=5)
 
 
 def place_limit(limit: str, *, expires_in: float = 3600) -> Order:

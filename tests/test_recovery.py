@@ -11,19 +11,13 @@ from orders.execution import order_execute
 from orders.models import Order
 from orders.recovery import order_recover_stalled
 from orders.states import TERMINAL, Status
-from orders.venues import get_router
 from tests.conftest import Process
 from tests.factories import OrderEventFactory, OrderFactory
 
 
 @pytest.fixture
-def flaky_venues(settings):
-    settings.DEX_LATENCY_SCALE = 0.02
-    settings.DEX_LOST_RESPONSE_RATE = 0.5
-    settings.DEX_FAILURE_RATE = 0.2
-    get_router.cache_clear()
-    yield get_router()
-    get_router.cache_clear()
+def flaky_venues(venues):
+    return venues(DEX_LATENCY_SCALE=0.02, DEX_LOST_RESPONSE_RATE=0.5, DEX_FAILURE_RATE=0.2)
 
 
 @pytest.mark.django_db(transaction=True)

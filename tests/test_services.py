@@ -10,19 +10,14 @@ from orders.models import Order
 from orders.publisher import event_message
 from orders.services import order_create, order_fail, order_record_failure
 from orders.states import Status
-from orders.venues import get_router
 from tests.factories import AccountFactory, OrderFactory
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def instant_venues(settings):
-    settings.DEX_LATENCY_SCALE = 0
-    settings.DEX_SEED = 11
-    get_router.cache_clear()
-    yield get_router()
-    get_router.cache_clear()
+def instant_venues(venues):
+    return venues(DEX_LATENCY_SCALE=0, DEX_SEED=11)
 
 
 def test_execute_moves_an_order_through_every_status_and_records_the_swap(
@@ -100,11 +95,8 @@ def test_retry_countdown_doubles_from_half_a_second():
 
 
 @pytest.fixture
-def market_moving_against(settings, instant_venues):
-    settings.DEX_EXECUTION_DRIFT = -0.05
-    get_router.cache_clear()
-    yield get_router()
-    get_router.cache_clear()
+def market_moving_against(venues):
+    return venues(DEX_LATENCY_SCALE=0, DEX_SEED=11, DEX_EXECUTION_DRIFT=-0.05)
 
 
 def test_a_swap_beyond_the_slippage_limit_fails_with_its_reason_and_swaps_nothing(market_moving_against):
@@ -125,11 +117,8 @@ def test_a_swap_beyond_the_slippage_limit_fails_with_its_reason_and_swaps_nothin
 
 
 @pytest.fixture
-def quotes_that_expire_at_once(settings, instant_venues):
-    settings.DEX_QUOTE_TTL = -1
-    get_router.cache_clear()
-    yield get_router()
-    get_router.cache_clear()
+def quotes_that_expire_at_once(venues):
+    return venues(DEX_LATENCY_SCALE=0, DEX_SEED=11, DEX_QUOTE_TTL=-1)
 
 
 def test_an_expired_quote_is_never_executed(quotes_that_expire_at_once):
