@@ -123,7 +123,7 @@ class Stack:
         self.spawn("flower", [*celery, "flower", *flower])
 
     def wait_ready(self) -> None:
-        for url in (f"http://127.0.0.1:{self.port}/api/schema/", f"http://127.0.0.1:{self.flower_port}/healthcheck"):
+        for url in (f"http://127.0.0.1:{self.port}/readyz", f"http://127.0.0.1:{self.flower_port}/healthcheck"):
             deadline = time.monotonic() + 60
             while True:
                 self.check_children()

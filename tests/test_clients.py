@@ -119,6 +119,10 @@ def test_app_services_get_their_configuration_from_the_environment(compose):
         assert "ALLOWED_HOSTS" in environment, name
 
 
+def test_compose_web_is_healthy_only_when_ready_to_serve_orders(compose):
+    assert "http://127.0.0.1:8000/readyz" in " ".join(compose["services"]["web"]["healthcheck"]["test"])
+
+
 def test_compose_flower_requires_basic_auth_from_the_environment(compose):
     assert "--basic-auth=${FLOWER_BASIC_AUTH:?" in compose["services"]["flower"]["command"]
 
