@@ -20,6 +20,8 @@ from orders.states import CANCELLABLE, TERMINAL, Status, can_move
 
 logger = logging.getLogger(__name__)
 
+ERROR_MAX_CHARS = 2000
+
 
 def plain(value: Decimal) -> str:
     """A decimal as a plain string, never in exponent notation."""
@@ -68,6 +70,7 @@ def order_create(
     event = OrderEvent.objects.create(
         order=order, seq=1, status=Status.PENDING, data={"type": type}, created_at=order.created_at
     )
+    logger.info("order placed: %s %s %s -> %s", type, amount, token_in, token_out, extra={"order_id": order.id})
     after_commit(publish_order_event, event)
     if type in (OrderType.LIMIT, OrderType.SNIPER):
         data: dict[str, Any] = {"expires_at": expires_at.isoformat()}
@@ -96,6 +99,11 @@ def after_commit(func: Callable[..., Any], *args: Any) -> None:
     transaction.on_commit(call, robust=True)
 
 
+def error_text(error: str) -> str:
+    """An error message as stored: PostgreSQL text holds no NUL byte, and a page of it is enough."""
+    return error.replace("\x00", "")[:ERROR_MAX_CHARS]
+
+
 def stall_deadline(after_seconds: float = 0) -> datetime:
     """When the recovery job should re-drive an order that nothing has moved since now."""
     return timezone.now() + timedelta(seconds=after_seconds + settings.ORDER_STALL_SECONDS)
@@ -110,6 +118,7 @@ def _append_event(order: Order, *, to: Status, data: dict[str, Any], changes: di
         setattr(order, field, value)
     order.save(update_fields=["status", "last_seq", "next_check_at", "updated_at", *changes])
     event = OrderEvent.objects.create(order=order, seq=order.last_seq, status=to, data=data, created_at=timezone.now())
+    logger.info("order moved to %s (seq %d)", to, order.last_seq, extra={"order_id": order.id})
     after_commit(publish_order_event, event)
     return event
 
@@ -162,6 +171,7 @@ def order_untrigger(*, order_id: UUID | str, attempt: int) -> None:
 def order_record_failure(*, order_id: UUID | str, attempt: int, error: str, retry_in: float) -> None:
     """Remember a failed attempt; the next attempt's routing event streams it."""
     order = Order.objects.select_for_update().get(pk=order_id)
+    error = error_text(error)
     order.last_error = error
     order.failures = [*order.failures, {"attempt": attempt, "error": error, "at": timezone.now().isoformat()}]
     order.next_check_at = stall_deadline(retry_in)
@@ -201,6 +211,7 @@ def order_fail(
     order = Order.objects.select_for_update().get(pk=order_id)
     if order.status in TERMINAL:
         return None
+    error = error_text(error)
     data = {"error": error, "attempts": attempts, "failures": order.failures}
     if reason:
         data["reason"] = reason

@@ -132,3 +132,13 @@ def test_an_expired_quote_is_never_executed(quotes_that_expire_at_once):
     assert "quotes kept expiring" in order.last_error
     assert not order.events.filter(status=Status.BUILDING).exists()
     assert swaps_for(quotes_that_expire_at_once.ledger, str(order.id)) == []
+
+
+def test_an_error_message_is_stored_without_nul_bytes_and_bounded():
+    order = OrderFactory(status=Status.PENDING, last_seq=1)
+
+    order_fail(order_id=order.id, error="bad\x00 answer" + "x" * 5000, attempts=1)
+
+    order.refresh_from_db()
+    assert order.last_error.startswith("bad answer")
+    assert len(order.last_error) == 2000
