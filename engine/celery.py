@@ -3,9 +3,35 @@
 import os
 
 from celery import Celery
+from celery.signals import setup_logging, task_postrun, task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "engine.settings")
 
 app = Celery("engine")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@setup_logging.connect
+def use_django_logging(**kwargs) -> None:
+    """Worker and beat log through Django's LOGGING, JSON lines with the order id, like the web."""
+    from logging.config import dictConfig
+
+    from django.conf import settings
+
+    dictConfig(settings.LOGGING)
+
+
+@task_prerun.connect
+def remember_order(task=None, args=None, **kwargs) -> None:
+    from engine.logs import current_order_id
+
+    # Order tasks take the order id first; it stamps every line the task logs.
+    current_order_id.set(args[0] if task.name == "orders.execute_order" and args else None)
+
+
+@task_postrun.connect
+def forget_order(**kwargs) -> None:
+    from engine.logs import current_order_id
+
+    current_order_id.set(None)

@@ -41,6 +41,7 @@ class Stack:
         self.env = dict(os.environ, PYTHONUNBUFFERED="1")
         # A local engine: debug pages on, plain HTTP, a key of its own kept with its data.
         self.env.setdefault("DEBUG", "true")
+        self.env.setdefault("LOG_FORMAT", "plain")
         self.env.setdefault("SECRET_KEY", self._local_secret_key())
         self.flower_auth = self.env.get("FLOWER_BASIC_AUTH", "admin:admin")
         self.token = ""
