@@ -165,6 +165,24 @@ def test_every_postman_request_path_exists_in_the_url_map(collection):
             pytest.fail(f"{request['name']!r}: {path} matches no URL of the engine")
 
 
+def test_every_postman_request_is_an_operation_of_the_openapi_schema(collection):
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    operations = {
+        (method.upper(), re.compile("^" + re.sub(r"\{[^/]+\}", "[^/]+", path) + "$"))
+        for path, methods in schema["paths"].items()
+        for method in methods
+    }
+    for request in requests_in(collection["item"]):
+        method, path = request["request"]["method"], path_of(request)
+        if path == "/api/schema/":
+            continue  # the schema does not describe itself
+        assert any(method == m and pattern.match(path) for m, pattern in operations), (
+            f"{request['name']!r}: {method} {path} is no operation of the OpenAPI schema"
+        )
+
+
 def test_every_postman_request_checks_its_response(collection):
     for request in requests_in(collection["item"]):
         scripts = [event["script"]["exec"] for event in request.get("event", []) if event["listen"] == "test"]
