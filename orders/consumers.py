@@ -5,10 +5,12 @@ from collections import deque
 from urllib.parse import parse_qs
 from uuid import UUID
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
+from orders import metrics
 from orders.publisher import event_message, order_group
 from orders.selectors import order_events_after, order_exists, order_get
 from orders.states import TERMINAL
@@ -81,6 +83,7 @@ class OrderStreamConsumer(AsyncJsonWebsocketConsumer):
         self.last_seq = int(after)
         await self.channel_layer.group_add(order_group(order_id), self.channel_name)
         await self.accept(self.subprotocol)
+        await sync_to_async(metrics.count)("websocket_subscribers", amount=1)
         await self._replay()
         if not self.finished and await _order_finished(order_id):
             # Finished after the replay's read, or `after` is already past the last event.
@@ -92,6 +95,7 @@ class OrderStreamConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if self.order_id is not None:
             await self.channel_layer.group_discard(order_group(self.order_id), self.channel_name)
+            await sync_to_async(metrics.count)("websocket_subscribers", amount=-1)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
         """The stream is one-way: what a client sends is not parsed, only measured and counted."""

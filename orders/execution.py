@@ -20,6 +20,7 @@ from dex.errors import SlippageExceeded, VenueError
 from dex.models import Quote, SwapResult, TxStatus
 from dex.router import Router
 from dex.tokens import TOKENS
+from orders import metrics
 from orders.exceptions import LimitNotReached, SwapInFlight
 from orders.models import Order, OrderEvent
 from orders.selectors import order_get
@@ -80,6 +81,7 @@ def order_execute(*, order_id: UUID | str) -> float | None:
     except SlippageExceeded as refused:
         _fail_for_slippage(order.id, attempt, refused)
     except VenueError as exc:
+        metrics.count("venue_errors", exc.venue)
         return _attempt_failed(order.id, router, attempt, str(exc))
     return None
 
@@ -131,6 +133,8 @@ def _attempt(order: Order, router: Router, attempt: int) -> None:
     }
     if routing.errors:
         routing_data["venue_errors"] = routing.errors
+        for venue in routing.errors:
+            metrics.count("venue_errors", venue)
     if attempt > 1:
         routing_data["last_error"] = order.last_error
     order_transition(
@@ -176,6 +180,7 @@ def _attempt_failed(order_id: UUID, router: Router, attempt: int, error: str) ->
     retry_in = retry_countdown(attempt)
     order_record_failure(order_id=order_id, attempt=attempt, error=error, retry_in=retry_in)
     if attempt < settings.ORDER_MAX_ATTEMPTS:
+        metrics.count("retries")
         return retry_in
     # The last attempt's transaction may still land: the order is failed only once it cannot.
     order = order_get(order_id=order_id)

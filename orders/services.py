@@ -4,6 +4,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -13,6 +14,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from orders import metrics
 from orders.exceptions import AttemptTaken, InvalidTransition, NotCancellable, TooManyOpenOrders
 from orders.models import Order, OrderEvent, OrderType
 from orders.publisher import publish_order_event
@@ -95,7 +97,7 @@ def after_commit(func: Callable[..., Any], *args: Any) -> None:
         func(*args)
 
     # Django's log line for a failed callback names it by __qualname__.
-    call.__qualname__ = getattr(func, "__qualname__", repr(func))
+    call.__qualname__ = getattr(func, "__qualname__", None) or getattr(getattr(func, "func", None), "__qualname__", "")
     transaction.on_commit(call, robust=True)
 
 
@@ -111,15 +113,27 @@ def stall_deadline(after_seconds: float = 0) -> datetime:
 
 def _append_event(order: Order, *, to: Status, data: dict[str, Any], changes: dict[str, Any]) -> OrderEvent:
     """Move a locked order to `to`, append its next event and publish that after commit."""
+    left, now = order.status, timezone.now()
+    entered = OrderEvent.objects.filter(order=order, seq=order.last_seq).values_list("created_at", flat=True).first()
     order.status = to
     order.last_seq += 1
     order.next_check_at = None if to in TERMINAL else stall_deadline()
     for field, value in changes.items():
         setattr(order, field, value)
     order.save(update_fields=["status", "last_seq", "next_check_at", "updated_at", *changes])
-    event = OrderEvent.objects.create(order=order, seq=order.last_seq, status=to, data=data, created_at=timezone.now())
+    event = OrderEvent.objects.create(order=order, seq=order.last_seq, status=to, data=data, created_at=now)
     logger.info("order moved to %s (seq %d)", to, order.last_seq, extra={"order_id": order.id})
     after_commit(publish_order_event, event)
+    after_commit(
+        partial(
+            metrics.record_transition,
+            order_type=order.type,
+            left=left,
+            to=to,
+            seconds_in_left=(now - entered).total_seconds() if entered else 0.0,
+            e2e_seconds=(now - order.created_at).total_seconds() if to in TERMINAL else None,
+        )
+    )
     return event
 
 

@@ -1,0 +1,62 @@
+"""/metrics: Prometheus text whose counters move as orders confirm and fail."""
+
+import re
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from orders.execution import order_execute
+from orders.services import order_fail
+from orders.states import Status
+from tests.factories import OrderEventFactory, OrderFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def scrape(client) -> dict[tuple, float]:
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/plain")
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.content.decode())
+        for sample in family.samples
+    }
+
+
+def finished(samples: dict, status: str) -> float:
+    return samples.get(("engine_orders_finished_total", (("status", status), ("type", "market"))), 0.0)
+
+
+def test_counters_move_when_an_order_confirms_and_when_one_fails(client, venues, django_capture_on_commit_callbacks):
+    venues(DEX_LATENCY_SCALE=0, DEX_SEED=3)
+    before = scrape(client)
+    confirmed, failed = OrderFactory(last_seq=1), OrderFactory(last_seq=1)
+    for order in (confirmed, failed):
+        OrderEventFactory(order=order, seq=1, status=Status.PENDING)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        order_execute(order_id=confirmed.id)
+        order_fail(order_id=failed.id, error="venue down", attempts=3)
+    after = scrape(client)
+
+    assert finished(after, "confirmed") == finished(before, "confirmed") + 1
+    assert finished(after, "failed") == finished(before, "failed") + 1
+    e2e = ("engine_order_end_to_end_seconds_count", (("type", "market"),))
+    assert after[e2e] == before.get(e2e, 0) + 2
+    submitted = ("engine_order_status_seconds_count", (("status", "submitted"),))
+    assert after[submitted] == before.get(submitted, 0) + 1
+    assert ("engine_queue_depth", ()) in after
+    assert ("engine_websocket_subscribers", ()) in after
+
+
+def test_metrics_are_prometheus_text_with_help_lines(client):
+    text = client.get("/metrics").content.decode()
+
+    for name in (
+        "engine_orders_finished_total",
+        "engine_order_retries_total",
+        "engine_venue_errors_total",
+        "engine_queue_depth",
+    ):
+        assert re.search(rf"^# HELP {name} ", text, re.M), name
