@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 
 .DEFAULT_GOAL := help
-.PHONY: help install run worker test lint fmt migrate bench chaos
+.PHONY: help install browser run worker test lint fmt migrate bench chaos
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -23,7 +23,11 @@ run: install ## start web, worker, beat and Flower (embedded PostgreSQL and Redi
 worker: install ## start one more worker against DATABASE_URL / REDIS_URL
 	$(PY) -m celery -A engine worker --concurrency $${WORKER_CONCURRENCY:-10} -l info
 
-test: install ## run the test suite against real PostgreSQL, Redis, Celery and daphne
+browser: ## install Debian's Chromium for the dashboard's browser test, if missing
+	@command -v chromium >/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
+
+test: install browser ## run the test suite against real PostgreSQL, Redis, Celery, daphne and Chromium
 	$(PY) -m pytest
 
 bench: install ## place orders in bursts and at a steady rate; figures go to BENCHMARKS.md

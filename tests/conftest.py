@@ -240,3 +240,11 @@ def live(engine):
     """The engine with a worker at default settings."""
     engine.start_worker()
     return engine
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test, so a fixture can tell whether the test failed."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
