@@ -86,7 +86,7 @@ async def run(args: argparse.Namespace, stack: Stack, token: str) -> tuple[list[
 def ground_truth(stack: Stack, orders: list[Tracked]) -> dict[str, int]:
     with psycopg.connect(stack.postgres.url.replace("postgres://", "postgresql://")) as conn:
         stored = dict(conn.execute("SELECT id::text, status FROM orders_order").fetchall())
-    ledger = RedisLedger(stack.redis.url)
+    ledger = RedisLedger(stack.chain.url)
     placed = [order for order in orders if order.order_id]
     swaps = {order_id: len(swaps_for(ledger, order_id)) for order_id in stored}
     return {

@@ -24,6 +24,9 @@ class Stack:
         self.port = free_port()
         self.postgres = EmbeddedPostgres(self.dir / "postgres", free_port())
         self.redis = EmbeddedRedis(self.dir / "redis", free_port())
+        # The simulated chain stands for the Solana network: outside the engine, untouched by the
+        # faults, so its record of executed swaps stays the ground truth when the engine's Redis dies.
+        self.chain = EmbeddedRedis(self.dir / "chain", free_port())
         self.env = {
             key: value
             for key, value in os.environ.items()
@@ -31,6 +34,7 @@ class Stack:
         } | {
             "DATABASE_URL": self.postgres.url,
             "REDIS_URL": self.redis.url,
+            "DEX_LEDGER_URL": self.chain.url,
             "SECRET_KEY": secrets.token_urlsafe(50),
             "DEBUG": "false",
             "SECURE_SSL_REDIRECT": "false",
@@ -55,6 +59,7 @@ class Stack:
         """Everything up; returns the API token of the account that places the orders."""
         self.postgres.start()
         self.redis.start()
+        self.chain.start()
         self._manage("migrate", "--noinput", "-v", "0")
         token = self._manage("create_account", "chaos").strip()
         for name in ("web", "worker", "beat"):
@@ -72,6 +77,7 @@ class Stack:
             except subprocess.TimeoutExpired:
                 process.kill()
         self.redis.stop()
+        self.chain.stop()
         self.postgres.stop()
         self.log.close()
 
