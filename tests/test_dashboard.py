@@ -36,10 +36,17 @@ def page(tmp_path, request):
         browser.close()
 
 
-def test_an_order_placed_by_clicking_is_seen_to_confirm(live, page):
+@pytest.fixture
+def dashboard(live, page):
+    """The dashboard open, with the account's token entered as a person would."""
     page.goto(f"{live.base_url}/")
     page.fill("#token", live.token)
     page.click("text=Use token")
+    return page
+
+
+def test_an_order_placed_by_clicking_is_seen_to_confirm(dashboard):
+    page = dashboard
     page.fill("input[name=amount]", "2")
     page.click("#place")
 
@@ -51,10 +58,8 @@ def test_an_order_placed_by_clicking_is_seen_to_confirm(live, page):
     expect(page.locator("#recent tbody tr").first).to_contain_text("confirmed", timeout=10_000)
 
 
-def test_a_refused_order_shows_the_message_of_its_field(live, page):
-    page.goto(f"{live.base_url}/")
-    page.fill("#token", live.token)
-    page.click("text=Use token")
+def test_a_refused_order_shows_the_message_of_its_field(dashboard):
+    page = dashboard
     page.fill("input[name=tokenOut]", "SOL")
     page.click("#place")
 
