@@ -10,10 +10,11 @@ class VenueError(Exception):
 
 
 class NoRouteAvailable(VenueError):
-    """No venue answered with a usable quote."""
+    """No route to be had: no venue answered (`unreachable`), or none trades the pair and amount."""
 
-    def __init__(self, errors: list[str]):
+    def __init__(self, errors: list[str], *, unreachable: bool = False):
         super().__init__("router", "no venue could quote: " + "; ".join(errors))
+        self.unreachable = unreachable
 
 
 class TransactionExpired(VenueError):

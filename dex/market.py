@@ -21,10 +21,18 @@ def position(symbol: str, now: float, *, seed: int, step_seconds: float) -> floa
     """Where the token's price stands within its band at `now`: -1 (low edge) to 1 (high edge)."""
     if symbol in PEGGED or step_seconds <= 0:
         return 0.0
-    index = math.floor(now / step_seconds)
-    average = sum(_step(seed, symbol, index - back) for back in range(WINDOW)) / WINDOW
+    steps = now / step_seconds
+    index = math.floor(steps)
+    # Linear between two steps' averages: the price glides rather than jumps, so what a swap
+    # executes at barely differs from what it was quoted a moment before.
+    before, after = _average(seed, symbol, index), _average(seed, symbol, index + 1)
+    average = before + (after - before) * (steps - index)
     # The average of uniform steps rarely strays far from 0; widen it, within the band.
     return max(-1.0, min(1.0, 2.5 * average))
+
+
+def _average(seed: int, symbol: str, index: int) -> float:
+    return sum(_step(seed, symbol, index - back) for back in range(WINDOW)) / WINDOW
 
 
 def pair_position(token_in: str, token_out: str, now: float, *, seed: int, step_seconds: float) -> float:

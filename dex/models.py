@@ -1,25 +1,10 @@
-"""Values the venues hand out: quotes, built transactions and executed swaps."""
+"""Values the chain hands out: built transactions and executed swaps."""
 
 import enum
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 
-
-@dataclass(frozen=True)
-class Quote:
-    venue: str
-    token_in: str
-    token_out: str
-    amount_in: Decimal
-    price: Decimal  # token_out per token_in before the fee
-    fee_rate: Decimal
-    fee: Decimal  # in token_out
-    amount_out: Decimal  # what the trader receives, fee deducted
-    quote_id: str = ""
-    expires_at: float = float("inf")  # Unix time; past it the venue no longer honours the quote
-
-    def expired(self, now: float) -> bool:
-        return now > self.expires_at
+from dex.routes import Route
 
 
 @dataclass(frozen=True)
@@ -27,9 +12,9 @@ class Transaction:
     """A signed swap, not yet sent: on Solana the signature is known before submission."""
 
     signature: str
-    venue: str
+    venue: str  # every venue the route touches, as Route.venue
     order_id: str
-    quote: Quote
+    route: Route
     wraps_sol: bool
     # The swap's own check: it executes only if it yields at least this much.
     min_amount_out: Decimal
@@ -51,14 +36,18 @@ class SwapResult:
     amount_out: Decimal
     price: Decimal  # executed: amount_out / amount_in
     slot: int
+    # Each leg as executed: venue, tokens, amounts in and out, fee, price impact, as strings.
+    legs: tuple[dict, ...] = ()
 
     def to_dict(self) -> dict:
-        return {key: str(value) if isinstance(value, Decimal) else value for key, value in asdict(self).items()}
+        data = {key: str(value) if isinstance(value, Decimal) else value for key, value in asdict(self).items()}
+        return {**data, "legs": list(self.legs)}
 
     @classmethod
     def from_dict(cls, data: dict) -> "SwapResult":
         decimals = {"amount_in", "amount_out", "price"}
-        return cls(**{key: Decimal(value) if key in decimals else value for key, value in data.items()})
+        fields = {key: Decimal(value) if key in decimals else value for key, value in data.items()}
+        return cls(**{**fields, "legs": tuple(data.get("legs", ()))})
 
 
 class TxStatus(enum.StrEnum):

@@ -1,23 +1,35 @@
-"""The shared behaviour of a simulated venue: quotes within a price band, swaps, status look-ups."""
+"""The shared behaviour of a simulated venue: its pools, where their prices drift, its latency and
+failures.
 
+A pool's state lives on the simulated chain, so every process prices it alike. Between swaps its
+price is pulled back towards a target that follows the market's walk inside the venue's band, as
+arbitrage would: a swap's displacement decays with the `pool_recovery` time constant.
+"""
+
+import math
 import os
 import random
 import time
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 
-from dex.errors import QuoteExpired, SlippageExceeded, TransactionExpired, VenueError
-from dex.launches import LaunchBoard, trading_token
+from dex.errors import VenueError
+from dex.launches import LaunchBoard
 from dex.ledger import Ledger
-from dex.market import pair_position
-from dex.models import Quote, SentTransaction, SwapResult, Transaction, TxStatus
-from dex.tokens import TOKENS, Token, reference_price
+from dex.market import PEGGED, pair_position, position
+from dex.pools import Pool
+from dex.routes import PoolRef
+from dex.tokens import TOKENS, Token
 
 QUOTE_SECONDS = 0.2
 SWAP_SECONDS = (2.0, 3.0)
-PRICE_STEP = Decimal("0.000001")
-PRICE_PLACES = Decimal("1e-18")
-BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+# Every venue follows the same market; a small share of its own walk keeps the two apart a little.
+SHARED_MOVE, OWN_MOVE = Decimal("0.9"), Decimal("0.1")
+# The half-width of where the market takes a pool's target price: inside the narrower of the seed's
+# bands (+-2%), with room for Meteora's price to sit on a bin edge.
+MARKET_RANGE = Decimal("0.019")
+# Tokens every new token's pool is opened against on its venue.
+LAUNCH_QUOTES = ("SOL", "USDC")
 
 
 @dataclass(frozen=True)
@@ -32,12 +44,14 @@ class Simulation:
     tx_validity: float | None = None
     # How long a quote is honoured.
     quote_ttl: float = 30.0
-    # How the price moves between quote and execution, as a share of the amount out: on average
-    # (negative: against the trader) and its spread, which grows with the trade's size in USD.
+    # How other traders move the price between quote and execution, as a share of the amount
+    # out: on average (negative: against the trader) and its spread, which grows with the trade.
     execution_drift: float = 0.0
     execution_volatility: float = 0.001
-    # Seconds per step of the market's walk: smaller is a faster market.
+    # Seconds per step of the market's walk: smaller is a faster market; 0 holds it still.
     market_step: float = 2.0
+    # Seconds for a pool's price to recover 63% of the way back to the market after a swap.
+    pool_recovery: float = 30.0
 
     @property
     def validity_seconds(self) -> float:
@@ -46,162 +60,115 @@ class Simulation:
         return max(1.0, 2 * SWAP_SECONDS[1] * self.latency_scale)
 
 
-def _places(token: Token) -> Decimal:
-    return Decimal(1).scaleb(-token.decimals)
-
-
-def base58(data: bytes) -> str:
-    number = int.from_bytes(data, "big")
-    digits = ""
-    while number:
-        number, rest = divmod(number, 58)
-        digits = BASE58[rest] + digits
-    return "1" * (len(data) - len(data.lstrip(b"\0"))) + digits
-
-
 class SimulatedVenue:
-    """A venue whose price is the reference price moved by a random factor within its band."""
-
     name: str
     fee_rate: Decimal
     band: tuple[Decimal, Decimal]
+    # (base, quote) -> the pool's size, in the venue's own terms; a launched token gets LAUNCH_SIZE.
+    pools: dict[tuple[str, str], Decimal]
+    launch_size: Decimal
 
     def __init__(self, *, simulation: Simulation, ledger: Ledger, launches: LaunchBoard | None = None) -> None:
         self.simulation = simulation
         self.ledger = ledger
         self.launches = launches
 
-    def quote(self, token_in: str, token_out: str, amount_in: Decimal, *, key: str) -> Quote:
-        """Price `amount_in` of token_in in token_out; `key` makes a seeded run reproducible."""
-        rng = self._rng(key, "quote")
-        self._wait(QUOTE_SECONDS * rng.uniform(0.9, 1.1))
-        self._maybe_fail(rng, "quote request timed out")
-        price = self._price(token_in, token_out, time.time(), noise=2 * rng.random() - 1)
-        gross = amount_in * price
-        fee = gross * self.fee_rate
-        places = _places(self._token(token_out))
-        return Quote(
-            venue=self.name,
-            token_in=token_in,
-            token_out=token_out,
-            amount_in=amount_in,
-            price=price,
-            fee_rate=self.fee_rate,
-            fee=fee.quantize(places, ROUND_DOWN),
-            amount_out=(gross - fee).quantize(places, ROUND_DOWN),
-            quote_id=rng.randbytes(8).hex(),
-            expires_at=time.time() + self.simulation.quote_ttl,
-        )
+    # --- the pools -------------------------------------------------------------------------
 
-    def spot_price(self, token_in: str, token_out: str, now: float) -> Decimal:
-        """The venue's price at `now` without a quote's own noise, net of its fee: what a
-        watcher of the pool sees, instantly and for free."""
-        return self._price(token_in, token_out, now, noise=0.0) * (1 - self.fee_rate)
+    def pair(self, token_a: str, token_b: str, now: float) -> tuple[str, str] | None:
+        """The (base, quote) of this venue's pool trading the two tokens, if it has one."""
+        launched = self._launched(token_a, now) or self._launched(token_b, now)
+        if launched:
+            other = token_b if launched == token_a else token_a
+            return (launched, other) if other in LAUNCH_QUOTES else None
+        for pair in ((token_a, token_b), (token_b, token_a)):
+            if pair in self.pools:
+                return pair
+        return None
 
-    def _price(self, token_in: str, token_out: str, now: float, *, noise: float) -> Decimal:
-        """Reference price times a factor inside the venue's band: mostly where the market's walk
-        stands, partly the quote's own noise (in [-1, 1])."""
-        low, high = self.band
-        market = pair_position(
-            token_in, token_out, now, seed=self.simulation.seed or 0, step_seconds=self.simulation.market_step
-        )
-        where = Decimal(repr(0.8 * market + 0.2 * noise))
-        factor = ((low + high) / 2 + (high - low) / 2 * where).quantize(PRICE_STEP)
-        return reference_price(self._token(token_in), self._token(token_out)) * factor
+    def _launched(self, symbol: str, now: float) -> str | None:
+        """`symbol` if it is a new token whose pool has opened on this venue."""
+        if symbol in TOKENS or self.launches is None:
+            return None
+        launch = self.launches.get(symbol)
+        return symbol if launch and launch.venue == self.name and launch.launched(now) else None
 
-    def build_swap(self, quote: Quote, *, order_id: str, key: str, min_amount_out: Decimal) -> Transaction:
-        """Sign a swap of the quote that executes only for at least `min_amount_out`; SOL going in
-        is wrapped to wSOL inside the transaction. An expired quote is refused."""
-        if quote.expired(time.time()):
-            raise QuoteExpired(self.name, quote.quote_id)
-        signature = base58(self._rng(key, "sign").randbytes(64))
-        return Transaction(
-            signature=signature,
-            venue=self.name,
-            order_id=order_id,
-            quote=quote,
-            wraps_sol=quote.token_in == "SOL",
-            min_amount_out=min_amount_out,
-            valid_until=time.time() + self.simulation.validity_seconds,
-        )
-
-    def submit(self, tx: Transaction, *, key: str) -> SwapResult:
-        """Send the transaction and wait for it to land; it executes at the quoted price.
-
-        Once the chain has received it, it lands (or expires) whether or not its sender is
-        still there to hear about it.
-        """
-        quote = tx.quote
-        if quote.expired(time.time()):
-            raise QuoteExpired(self.name, quote.quote_id)
-        rng = self._rng(key, "submit")
-        self._maybe_fail(rng, "transaction was not accepted by the RPC node")
-        latency = rng.uniform(*SWAP_SECONDS) * max(self.simulation.latency_scale, 0)
-        lands_at = time.time() + latency
-        actual = self._executed_amount(quote, rng)
-        result = SwapResult(
-            signature=tx.signature,
-            venue=self.name,
-            order_id=tx.order_id,
-            token_in=quote.token_in,
-            token_out=quote.token_out,
-            amount_in=quote.amount_in,
-            amount_out=actual,
-            price=(actual / quote.amount_in).quantize(PRICE_PLACES),
-            slot=self.ledger.next_slot(),
-        )
-        refused = actual < tx.min_amount_out
-        sent = self.ledger.send(
-            SentTransaction(
-                signature=tx.signature,
-                venue=self.name,
-                order_id=tx.order_id,
-                lands_at=lands_at,
-                result=result if lands_at <= tx.valid_until and not refused else None,
-                refused_out=actual if refused else None,
-                min_amount_out=tx.min_amount_out,
-            )
-        )
-        time.sleep(max(0.0, sent.lands_at - time.time()))
-        if sent.refused_out is not None:
-            raise SlippageExceeded(expected=quote.amount_out, minimum=tx.min_amount_out, actual=sent.refused_out)
-        if sent.result is None:
-            raise TransactionExpired(self.name, tx.signature)
-        if rng.random() < self.simulation.lost_response_rate:
-            raise VenueError(self.name, "confirmation timed out; the transaction may have landed")
-        return sent.result
-
-    def _executed_amount(self, quote: Quote, rng: random.Random) -> Decimal:
-        """The quote's amount out, moved by the market since the quote: more for larger trades."""
-        notional_usd = float(quote.amount_in * self._token(quote.token_in).reference_usd)
-        spread = self.simulation.execution_volatility * (1 + notional_usd / 10_000)
-        move = Decimal(repr(rng.gauss(self.simulation.execution_drift, spread)))
-        return max(Decimal(0), quote.amount_out * (1 + move)).quantize(
-            _places(self._token(quote.token_out)), ROUND_DOWN
-        )
-
-    def _token(self, symbol: str) -> Token:
-        """A registry token, or a new one whose pool has launched on this venue."""
-        token = TOKENS.get(symbol) or trading_token(self.launches, symbol, self.name)
-        if token is None:
+    def token(self, symbol: str) -> Token:
+        if symbol in TOKENS:
+            return TOKENS[symbol]
+        launch = self.launches.get(symbol) if self.launches else None
+        if launch is None:
             raise VenueError(self.name, f"no pool trades {symbol} here")
-        return token
+        return launch.token
 
-    def get_status(self, signature: str) -> TxStatus | None:
-        """Where the transaction with this signature stands; None if the chain never received it."""
-        sent = self.ledger.get(signature)
-        return sent.status(time.time()) if sent else None
+    def size(self, base: str, quote: str) -> Decimal:
+        return self.pools.get((base, quote), self.launch_size)
 
-    def _rng(self, key: str, step: str) -> random.Random:
+    def pool_key(self, base: str, quote: str) -> str:
+        return f"{self.name}:{base}/{quote}"
+
+    def target_price(self, base: str, quote: str, now: float) -> Decimal:
+        """Quote per base where the market, left alone, holds this venue's pool at `now`."""
+        step, seed = self.simulation.market_step, self.simulation.seed or 0
+        shared = Decimal(repr(pair_position(base, quote, now, seed=seed, step_seconds=step)))
+        own = Decimal(0)
+        if not (base in PEGGED and quote in PEGGED):
+            own = Decimal(repr(position(self.pool_key(base, quote), now, seed=seed, step_seconds=step)))
+        factor = 1 + MARKET_RANGE * (SHARED_MOVE * shared + OWN_MOVE * own)
+        return self.token(base).reference_usd / self.token(quote).reference_usd * factor
+
+    def recovered(self, displacement: Decimal, since: float, now: float) -> Decimal:
+        """What is left of a displacement `now - since` seconds later."""
+        tau = self.simulation.pool_recovery
+        if tau <= 0:
+            return Decimal(0)
+        return displacement * Decimal(repr(math.exp(-max(0.0, now - since) / tau)))
+
+    def pool(self, base: str, quote: str, state: dict | None, now: float) -> Pool:
+        """The pool as it stands at `now`, from its last stored state (None: never swapped)."""
+        raise NotImplementedError
+
+    def state(self, pool: Pool, now: float) -> dict:
+        """What to store of the pool after a swap at `now`."""
+        raise NotImplementedError
+
+    def snapshot(self, token_in: str, token_out: str, *, key: str) -> dict[tuple[str, str], PoolRef]:
+        """Ask the venue for every pool a route between the two tokens may use: the direct one
+        and those through the hop tokens. Takes a quote's latency and may fail like one."""
+        rng = self.rng(key, "quote")
+        self.wait(QUOTE_SECONDS * rng.uniform(0.9, 1.1))
+        self.maybe_fail(rng, "quote request timed out")
+        return self.pools_between(token_in, token_out, time.time())
+
+    def pools_between(self, token_in: str, token_out: str, now: float) -> dict[tuple[str, str], PoolRef]:
+        wanted = {(token_in, token_out)}
+        for hop in ("USDC", "SOL"):
+            wanted |= {(token_in, hop), (hop, token_out)}
+        pairs = {want: pair for want in wanted if want[0] != want[1] and (pair := self.pair(*want, now))}
+        keys = {pair: self.pool_key(*pair) for pair in set(pairs.values())}
+        stored = self.ledger.pool_states(list(keys.values()))
+        refs = {pair: PoolRef(key, self.pool(*pair, stored[key][1], now)) for pair, key in keys.items()}
+        book = {}
+        for (token_a, token_b), pair in pairs.items():
+            book[(token_a, token_b)] = book[(token_b, token_a)] = refs[pair]
+        return book
+
+    def pool_at(self, key: str, state: dict | None, now: float) -> Pool:
+        base, quote = key.split(":", 1)[1].split("/")
+        return self.pool(base, quote, state, now)
+
+    # --- latency and failures -------------------------------------------------------------
+
+    def rng(self, key: str, step: str) -> random.Random:
         seed = self.simulation.seed
         if seed is None:
             return random.Random(os.urandom(16))
         return random.Random(f"{seed}:{self.name}:{key}:{step}")
 
-    def _wait(self, seconds: float) -> None:
+    def wait(self, seconds: float) -> None:
         if self.simulation.latency_scale > 0:
             time.sleep(seconds * self.simulation.latency_scale)
 
-    def _maybe_fail(self, rng: random.Random, message: str) -> None:
+    def maybe_fail(self, rng: random.Random, message: str) -> None:
         if rng.random() < self.simulation.failure_rate:
             raise VenueError(self.name, message)

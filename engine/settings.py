@@ -270,6 +270,8 @@ DEX_EXECUTION_DRIFT = env.float("DEX_EXECUTION_DRIFT", default=0.0)
 DEX_EXECUTION_VOLATILITY = env.float("DEX_EXECUTION_VOLATILITY", default=0.001)
 # Seconds per step of the market's random walk (every price moves within its band): the speed.
 DEX_MARKET_STEP = env.float("DEX_MARKET_STEP", default=2.0)
+# Seconds for a pool's price to recover 63% of the way back to the market after a swap moved it.
+DEX_POOL_RECOVERY = env.float("DEX_POOL_RECOVERY", default=30.0)
 # Seconds a signed transaction stays valid (its blockhash); empty: twice the slowest swap.
 DEX_TX_VALIDITY = env.float("DEX_TX_VALIDITY", default=None) if env.str("DEX_TX_VALIDITY", default="") else None
 # The simulated chain keeps its transactions here so every worker process sees the same ledger.

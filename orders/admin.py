@@ -4,11 +4,24 @@ import time
 from dataclasses import replace
 
 from django.contrib import admin, messages
+from django.utils.html import format_html, format_html_join
 
 from orders.exceptions import NotCancellable
 from orders.models import Order, OrderEvent, OrderType
 from orders.services import order_cancel
 from orders.venues import get_router
+
+LEG_COLUMNS = (
+    "venue",
+    "amount_in",
+    "token_in",
+    "amount_out",
+    "token_out",
+    "fee",
+    "fee_rate",
+    "price_impact",
+    "bins_crossed",
+)
 
 
 class ReadOnlyAdminMixin:
@@ -39,7 +52,7 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ["=id", "=tx_hash"]
     date_hierarchy = "created_at"
     inlines = [OrderEventInline]
-    readonly_fields = [field.name for field in Order._meta.fields]
+    readonly_fields = ["route_legs", *(field.name for field in Order._meta.fields)]
     list_per_page = 50
     show_full_result_count = False
     actions = ["cancel_orders", "launch_tokens_now"]
@@ -76,3 +89,23 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="pair")
     def pair(self, order: Order) -> str:
         return f"{order.token_in} → {order.token_out}"
+
+    @admin.display(description="route legs")
+    def route_legs(self, order: Order) -> str:
+        """The chosen route as a table: where each leg swapped, for what fee and price impact."""
+        route = order.route
+        if not route:
+            return "-"
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{} {}</td><td>{} {}</td><td>{} ({})</td><td>{}</td><td>{}</td></tr>",
+            ([leg[key] for key in LEG_COLUMNS] for leg in route["legs"]),
+        )
+        gain = route.get("gain_bps")
+        return format_html(
+            "<p>{} via {}: {} {} for {} {}, price impact {}, gain over the best single venue {}</p>"
+            "<table><tr><th>venue</th><th>in</th><th>out</th><th>fee (rate)</th><th>price impact</th>"
+            "<th>bins crossed</th></tr>{}</table>",
+            route["kind"], route["venue"], route["amount_in"], route["token_in"], route["amount_out"],
+            route["token_out"], route["price_impact"], f"{gain} bp" if gain is not None else "n/a", rows,
+        )  # fmt: skip

@@ -17,12 +17,13 @@ from uuid import UUID
 from django.conf import settings
 
 from dex.errors import SlippageExceeded, VenueError
-from dex.models import Quote, SwapResult, TxStatus
+from dex.models import SwapResult, TxStatus
 from dex.router import Router
 from dex.tokens import TOKENS
 from orders import metrics
 from orders.exceptions import LimitNotReached, SwapInFlight
 from orders.models import Order, OrderEvent
+from orders.quoting import route_data, routing_data
 from orders.selectors import order_get
 from orders.services import (
     order_begin_attempt,
@@ -126,39 +127,37 @@ def _attempt(order: Order, router: Router, attempt: int) -> None:
         min_amount_out = max(min_amount_out, limit_out)
     if order.max_price is not None:
         min_amount_out = max(min_amount_out, (order.amount / order.max_price).quantize(places, ROUND_UP))
-    routing_data: dict[str, Any] = {
-        "attempt": attempt,
-        "quotes": [quote_data(quote) for quote in routing.quotes],
-        "chosen": best.venue,
-    }
-    if routing.errors:
-        routing_data["venue_errors"] = routing.errors
-        for venue in routing.errors:
-            metrics.count("venue_errors", venue)
+    chosen = route_data(best)
+    event: dict[str, Any] = {"attempt": attempt, **routing_data(routing)}
+    for venue in routing.errors:
+        metrics.count("venue_errors", venue)
     if attempt > 1:
-        routing_data["last_error"] = order.last_error
+        event["last_error"] = order.last_error
     order_transition(
         order_id=order.id,
         expected=Status(order.status),
         to=Status.ROUTING,
-        data=routing_data,
-        changes={"venue": "", "tx_hash": "", "tx_valid_until": None},
+        data=event,
+        changes={"venue": "", "tx_hash": "", "tx_valid_until": None, "route": chosen},
     )
 
-    venue = router.venue(best.venue)
-    tx = venue.build_swap(best, order_id=str(order.id), key=key, min_amount_out=min_amount_out)
+    # One transaction for the whole route, with one signature, as an aggregator sends it.
+    tx = router.build_swap(best, order_id=str(order.id), key=key, min_amount_out=min_amount_out)
+    swaps = [f"swap {plain(leg.amount_in)} {leg.token_in} for {leg.token_out} on {leg.venue}" for leg in best.legs]
     order_transition(
         order_id=order.id,
         expected=Status.ROUTING,
         to=Status.BUILDING,
         data={
             "venue": best.venue,
+            "route_kind": best.kind,
             "quote_id": best.quote_id,
             "expected_amount_out": plain(best.amount_out),
             "min_amount_out": plain(min_amount_out),
             "slippage_bps": order.slippage_bps,
             "wrap_sol": tx.wraps_sol,
-            "steps": (["wrap SOL to wSOL"] if tx.wraps_sol else []) + [f"swap on {best.venue}"],
+            "steps": (["wrap SOL to wSOL"] if tx.wraps_sol else []) + swaps,
+            "legs": chosen["legs"],
         },
         changes={"venue": best.venue, "expected_amount_out": best.amount_out, "min_amount_out": min_amount_out},
     )
@@ -170,7 +169,7 @@ def _attempt(order: Order, router: Router, attempt: int) -> None:
         data={"tx_hash": tx.signature, "venue": best.venue},
         changes={"tx_hash": tx.signature, "tx_valid_until": datetime.fromtimestamp(tx.valid_until, tz=UTC)},
     )
-    swap = venue.submit(tx, key=key)
+    swap = router.submit(tx, key=key)
     _confirm(order_id=order.id, expected=Status.SUBMITTED, swap=swap)
 
 
@@ -240,6 +239,7 @@ def _confirm(*, order_id: UUID, expected: Status, swap: SwapResult) -> OrderEven
             "executed_price": plain(swap.price),
             "amount_out": plain(swap.amount_out),
             "slot": swap.slot,
+            "legs": list(swap.legs),
         },
         changes={
             "tx_hash": swap.signature,
@@ -248,15 +248,3 @@ def _confirm(*, order_id: UUID, expected: Status, swap: SwapResult) -> OrderEven
             "amount_out": swap.amount_out,
         },
     )
-
-
-def quote_data(quote: Quote) -> dict[str, Any]:
-    return {
-        "venue": quote.venue,
-        "quote_id": quote.quote_id,
-        "expires_at": datetime.fromtimestamp(quote.expires_at, tz=UTC).isoformat(),
-        "price": plain(quote.price),
-        "fee_rate": plain(quote.fee_rate),
-        "fee": plain(quote.fee),
-        "amount_out": plain(quote.amount_out),
-    }

@@ -45,6 +45,9 @@ class Order(models.Model):
     min_amount_out = models.DecimalField(**AMOUNT, null=True, blank=True)
     amount_out = models.DecimalField(**AMOUNT, null=True, blank=True)
     executed_price = models.DecimalField(**AMOUNT, null=True, blank=True)
+    # The route of the last attempt: its kind, its legs with fees and price impact, its gain over
+    # the best single venue (orders.quoting.route_data).
+    route = models.JSONField(null=True, blank=True)
 
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)

@@ -103,6 +103,21 @@ class LaunchableTokenField(TokenField):
         return data
 
 
+def validate_trade(attrs: dict) -> None:
+    """The rules every trade's tokens and amount follow, placed or only quoted."""
+    token_in, token_out, amount = attrs["token_in"], attrs["token_out"], attrs["amount"]
+    if token_in == token_out:
+        raise serializers.ValidationError({"tokenOut": ["Must differ from tokenIn."]})
+    maximum = settings.ORDER_MAX_AMOUNT
+    if amount <= 0:
+        raise serializers.ValidationError({"amount": ["Must be greater than 0."]})
+    if amount > maximum:
+        raise serializers.ValidationError({"amount": [f"Must be at most {maximum}."]})
+    decimals = TOKENS[token_in].decimals
+    if -amount.normalize().as_tuple().exponent > decimals:
+        raise serializers.ValidationError({"amount": [f"{token_in} has at most {decimals} decimal places."]})
+
+
 class OrderCreateSerializer(serializers.Serializer):
     tokenIn = TokenField(source="token_in")
     tokenOut = LaunchableTokenField(source="token_out")
@@ -140,17 +155,8 @@ class OrderCreateSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
     def validate(self, attrs: dict) -> dict:
-        token_in, token_out, amount = attrs["token_in"], attrs["token_out"], attrs["amount"]
-        if token_in == token_out:
-            raise serializers.ValidationError({"tokenOut": ["Must differ from tokenIn."]})
-        maximum = settings.ORDER_MAX_AMOUNT
-        if amount <= 0:
-            raise serializers.ValidationError({"amount": ["Must be greater than 0."]})
-        if amount > maximum:
-            raise serializers.ValidationError({"amount": [f"Must be at most {maximum}."]})
-        decimals = TOKENS[token_in].decimals
-        if -amount.normalize().as_tuple().exponent > decimals:
-            raise serializers.ValidationError({"amount": [f"{token_in} has at most {decimals} decimal places."]})
+        validate_trade(attrs)
+        token_out = attrs["token_out"]
         if attrs["type"] == OrderType.SNIPER:
             self._validate_sniper(attrs)
         elif token_out not in TOKENS:
@@ -207,6 +213,74 @@ class OrderCreateSchema(OpenApiSerializerExtension):
         return {**schema, "additionalProperties": False}
 
 
+class QuoteRequestSerializer(serializers.Serializer):
+    """The query of a route preview: the trade an order would make, validated as one."""
+
+    tokenIn = TokenField(source="token_in")
+    tokenOut = LaunchableTokenField(source="token_out")
+    amount = AmountField()
+
+    def validate(self, attrs: dict) -> dict:
+        validate_trade(attrs)
+        token_out = attrs["token_out"]
+        if token_out not in TOKENS and get_router().launches.get(token_out) is None:
+            raise serializers.ValidationError(
+                {"tokenOut": [f"Unknown token {token_out!r}; known tokens: {', '.join(TOKENS)}."]}
+            )
+        return attrs
+
+
+DECIMAL_TEXT = {"help_text": "A decimal number as a string."}
+
+
+class LegSerializer(serializers.Serializer):
+    venue = serializers.CharField()
+    tokenIn = serializers.CharField(source="token_in")
+    tokenOut = serializers.CharField(source="token_out")
+    amountIn = serializers.CharField(source="amount_in", **DECIMAL_TEXT)
+    amountOut = serializers.CharField(source="amount_out", **DECIMAL_TEXT)
+    fee = serializers.CharField(help_text="Taken by the venue, in tokenIn.")
+    feeRate = serializers.CharField(source="fee_rate", help_text="The fee as a share of amountIn.")
+    priceImpact = serializers.CharField(
+        source="price_impact", help_text="1 - effective price / spot price, the effective price net of the fee."
+    )
+    binsCrossed = serializers.IntegerField(source="bins_crossed", help_text="Meteora: liquidity bins crossed.")
+
+
+class RouteSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(
+        choices=["direct", "split", "two_hop"],
+        help_text="direct: one pool; split: the amount shared across venues; two_hop: through USDC or SOL.",
+    )
+    venue = serializers.CharField(help_text="Every venue the route touches, as 'raydium' or 'raydium+meteora'.")
+    tokenIn = serializers.CharField(source="token_in")
+    tokenOut = serializers.CharField(source="token_out")
+    amountIn = serializers.CharField(source="amount_in", **DECIMAL_TEXT)
+    amountOut = serializers.CharField(source="amount_out", help_text="Net of every fee.")
+    price = serializers.CharField(help_text="amountOut / amountIn.")
+    priceImpact = serializers.CharField(source="price_impact", help_text="What the trade's size costs, as a share.")
+    gainBps = serializers.CharField(
+        source="gain_bps",
+        allow_null=True,
+        help_text="Basis points more out than the best single venue; null when no venue routes alone.",
+    )
+    quoteId = serializers.CharField(source="quote_id")
+    expiresAt = serializers.DateTimeField(source="expires_at", help_text="The venues honour the quote until then.")
+    legs = LegSerializer(many=True)
+
+
+class QuotePreviewSerializer(serializers.Serializer):
+    tokenIn = serializers.CharField(source="token_in")
+    tokenOut = serializers.CharField(source="token_out")
+    amount = serializers.CharField(**DECIMAL_TEXT)
+    quotes = RouteSerializer(many=True, help_text="Each venue's own best route.")
+    chosen = serializers.CharField(help_text="The venues of the route chosen.")
+    route = RouteSerializer(help_text="The route with the most out: the one an order would take now.")
+    venueErrors = serializers.DictField(
+        source="venue_errors", child=serializers.CharField(), required=False, help_text="Venues that did not answer."
+    )
+
+
 class OrderEventSerializer(serializers.ModelSerializer):
     orderId = serializers.UUIDField(source="order_id")
     timestamp = serializers.DateTimeField(source="created_at")
@@ -236,6 +310,7 @@ class OrderSerializer(serializers.ModelSerializer):
     expiresAt = serializers.DateTimeField(source="expires_at", allow_null=True)
     minAmountOut = AmountField(source="min_amount_out", allow_null=True)
     failureReason = serializers.JSONField(source="failure_reason", allow_null=True)
+    route = RouteSerializer(allow_null=True, help_text="The route of the last attempt, with its legs.")
     createdAt = serializers.DateTimeField(source="created_at")
     updatedAt = serializers.DateTimeField(source="updated_at")
 
@@ -243,7 +318,7 @@ class OrderSerializer(serializers.ModelSerializer):
         model = Order
         fields = [
             "orderId", "type", "tokenIn", "tokenOut", "amount", "slippageBps", "limitPrice", "expiresAt", "status",
-            "venue", "txHash", "expectedAmountOut", "minAmountOut", "amountOut", "executedPrice", "attempts",
+            "venue", "route", "txHash", "expectedAmountOut", "minAmountOut", "amountOut", "executedPrice", "attempts",
             "lastError", "failures", "failureReason", "createdAt", "updatedAt",
         ]  # fmt: skip
 

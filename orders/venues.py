@@ -22,6 +22,7 @@ def get_router() -> Router:
         execution_drift=settings.DEX_EXECUTION_DRIFT,
         execution_volatility=settings.DEX_EXECUTION_VOLATILITY,
         market_step=settings.DEX_MARKET_STEP,
+        pool_recovery=settings.DEX_POOL_RECOVERY,
     )
     return build_router(
         simulation=simulation,

@@ -8,7 +8,10 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from dex.ledger import MemoryLedger
 from dex.market import pair_position, position
+from dex.router import build_router
+from dex.venue import Simulation
 from orders.execution import order_execute
 from orders.models import Order, OrderEvent, OrderType
 from orders.services import order_create
@@ -30,13 +33,16 @@ def test_the_market_walk_stays_in_its_band_moves_and_is_the_same_everywhere():
     )
 
 
-def test_spot_prices_stay_inside_each_venues_band_net_of_fee():
-    router = get_router()
+def test_the_best_spot_price_is_the_best_venues_net_of_its_fee_and_inside_the_bands():
+    router = build_router(simulation=Simulation(latency_scale=0, seed=4), ledger=MemoryLedger())
     for t in range(0, 4000, 7):
+        nets = []
         for venue in router.venues.values():
             low, high = venue.band
-            price = venue.spot_price("SOL", "USDC", float(t)) / (1 - venue.fee_rate)
-            assert 100 * low <= price <= 100 * high
+            pool = venue.pools_between("SOL", "USDC", float(t))[("SOL", "USDC")].pool
+            assert 100 * low <= pool.spot_price("SOL") <= 100 * high
+            nets.append(pool.spot_price("SOL") * (1 - venue.fee_rate))
+        assert router.best_spot_price("SOL", "USDC", float(t)) == pytest.approx(max(nets), rel=Decimal("1e-20"))
 
 
 @pytest.fixture

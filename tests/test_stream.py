@@ -21,14 +21,16 @@ def test_order_streams_its_whole_lifecycle_in_seq_order(live):
     assert {m["orderId"] for m in messages} == {placed["orderId"]}
     assert stream.close_code == 1000
     routing, building, submitted, confirmed = (m["data"] for m in messages[1:])
-    best = max(routing["quotes"], key=lambda q: Decimal(q["amountOut"]))
+    route = routing["route"]
     assert {q["venue"] for q in routing["quotes"]} == {"raydium", "meteora"}
-    assert routing["chosen"] == best["venue"]
-    assert building["expectedAmountOut"] == best["amountOut"]
+    assert all(Decimal(route["amountOut"]) >= Decimal(q["amountOut"]) for q in routing["quotes"])
+    assert routing["chosen"] == route["venue"]
+    assert building["expectedAmountOut"] == route["amountOut"]
+    assert building["legs"] == route["legs"]
     assert building["wrapSol"] is True
     assert submitted["txHash"]
     assert confirmed["txHash"] == submitted["txHash"]
-    assert confirmed["venue"] == best["venue"]
+    assert confirmed["venue"] == route["venue"]
     assert Decimal(confirmed["executedPrice"]) == Decimal(confirmed["amountOut"]) / Decimal(10)
 
 

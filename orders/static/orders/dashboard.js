@@ -60,7 +60,12 @@ function describe(message) {
   const data = message.data || {};
   if (message.status === "routing" && data.quotes) {
     const quotes = data.quotes.map((q) => `${q.venue} ${q.amountOut}`).join(", ");
-    return `quotes: ${quotes}; chosen ${data.chosen}`;
+    const route = data.route;
+    if (!route) return `quotes: ${quotes}; chosen ${data.chosen}`;
+    const legs = route.legs.map((leg) => `${leg.amountIn} ${leg.tokenIn} → ${leg.amountOut} ${leg.tokenOut} on ${leg.venue}` +
+      ` (fee ${leg.fee}, impact ${(100 * leg.priceImpact).toFixed(3)}%)`).join("; ");
+    const gain = route.gainBps === null ? "" : `, +${route.gainBps} bp over one venue`;
+    return `quotes: ${quotes}; chosen ${data.chosen}: ${route.kind.replace("_", " ")}${gain}; ${legs}`;
   }
   if (message.status === "building") return `expect ${data.expectedAmountOut}, at least ${data.minAmountOut}`;
   if (message.status === "submitted") return `tx ${data.txHash}`;
