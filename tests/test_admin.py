@@ -1,7 +1,10 @@
 """The admin: staff can inspect orders and their events, and nobody can change history there."""
 
+from decimal import Decimal
+
 import pytest
 
+from orders.quoting import route_data
 from orders.states import Status
 from tests.factories import OrderEventFactory, OrderFactory
 
@@ -63,3 +66,18 @@ def test_non_staff_are_sent_to_the_login(client, order):
 
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+def test_order_page_shows_the_route_its_legs_fees_price_impact_and_gain(admin_client, venues):
+    router = venues(DEX_LATENCY_SCALE=0, DEX_SEED=1)
+    route = route_data(router.route("SOL", "USDC", Decimal(3000), key="admin").best)
+    order = OrderFactory(amount=Decimal(3000), venue=route["venue"], route=route)
+
+    page = admin_client.get(f"/admin/orders/order/{order.id}/change/").content.decode()
+
+    assert f"split via raydium+meteora: 3000 SOL for {route['amount_out']} USDC" in page
+    assert f"gain over the best single venue {route['gain_bps']} bp" in page
+    for leg in route["legs"]:
+        row = f"<td>{leg['venue']}</td><td>{leg['amount_in']} SOL</td><td>{leg['amount_out']} USDC</td>"
+        assert row in page
+        assert f"<td>{leg['fee']} ({leg['fee_rate']})</td><td>{leg['price_impact']}</td>" in page
