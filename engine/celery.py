@@ -35,3 +35,14 @@ def forget_order(**kwargs) -> None:
     from engine.logs import current_order_id
 
     current_order_id.set(None)
+
+
+@task_prerun.connect
+@task_postrun.connect
+def recycle_connections(**kwargs) -> None:
+    from django.db import close_old_connections
+
+    # A task is the worker's request: as Django does around a request, a connection past its age
+    # or broken by an error is let go, and a pooled one goes back to its pool (CELERY_DB_REUSE_MAX
+    # keeps Celery from closing every connection after every task).
+    close_old_connections()

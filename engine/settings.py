@@ -125,6 +125,14 @@ DATABASES = {
 }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Connections one process keeps open and lends out; 0 for none. Under ASGI every request runs on a
+# thread of its own, and a connection belongs to its thread, so without a pool each request would
+# connect anew (and PostgreSQL fork a backend for it). A lent connection is checked first
+# (CONN_HEALTH_CHECKS), so one broken by a database restart is replaced, not handed to a request.
+DB_POOL_SIZE = env.int("DB_POOL_SIZE", default=20)
+if DB_POOL_SIZE:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # a pooled connection goes back to the pool instead
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {"min_size": 1, "max_size": DB_POOL_SIZE}
 
 # --- redis, celery ----------------------------------------------------------------------------
 
@@ -141,6 +149,10 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_CONCURRENCY = env.int("WORKER_CONCURRENCY", default=10)
+# Celery's Django fixup closes the database connection before and after every task unless told to
+# keep it; then it recycles it every this many tasks, and engine/celery.py checks it per task as
+# Django does per request.
+CELERY_DB_REUSE_MAX = env.int("WORKER_DB_REUSE_MAX", default=1000)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("BROKER_VISIBILITY_TIMEOUT", 3600)}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Seconds between two checks of waiting orders (limit prices reached, launches due, expiries).
@@ -180,6 +192,10 @@ CHANNEL_LAYERS = {
                 {
                     "address": env.str("CHANNEL_LAYER_URL", default=REDIS_URL),
                     "max_connections": env.int("CHANNEL_LAYER_MAX_CONNECTIONS", default=2000),
+                    # A subscriber waits for its next message with a blocking pop of 5 s on Redis;
+                    # redis-py's own read timeout is 5 s too by default, so a reply a moment late
+                    # raised a timeout that closed the subscriber's socket (1011).
+                    "socket_timeout": 15,
                 }
             ],
             # Live delivery is best effort: a slow subscriber's backlog is capped and old messages

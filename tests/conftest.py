@@ -217,6 +217,7 @@ def engine_processes(django_db_setup, django_db_blocker):
             "DATABASE_URL": _database_url(),
             "DEX_LATENCY_SCALE": TEST_LATENCY_SCALE,
             "DB_CONN_MAX_AGE": "60",
+            "DB_POOL_SIZE": "20",
             "PYTHONUNBUFFERED": "1",
         }
     live = Engine(env=env, port=free_port())

@@ -23,6 +23,7 @@ def pytest_load_initial_conftests(early_config, parser, args):
     # Threads of in-process consumer tests must not keep connections that block dropping the test
     # database; the engine processes the tests start get their usual setting back.
     os.environ.setdefault("DB_CONN_MAX_AGE", "0")
+    os.environ.setdefault("DB_POOL_SIZE", "0")
     # Production settings over plain HTTP on loopback, with a key made for this run.
     os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
     os.environ.setdefault("DEBUG", "false")

@@ -50,7 +50,15 @@ class Launcher:
 def launch(tmp_path):
     port, flower_port = free_port(), free_port()
     # As on a fresh machine: none of the settings the test suite itself runs with.
-    suite_only = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG", "SECURE_SSL_REDIRECT", "DB_CONN_MAX_AGE")
+    suite_only = (
+        "DATABASE_URL",
+        "REDIS_URL",
+        "SECRET_KEY",
+        "DEBUG",
+        "SECURE_SSL_REDIRECT",
+        "DB_CONN_MAX_AGE",
+        "DB_POOL_SIZE",
+    )
     env = {key: value for key, value in os.environ.items() if key not in suite_only}
     env |= {
         "ENGINE_DATA_DIR": str(tmp_path / "data"),
