@@ -36,19 +36,34 @@ class CloseCode:
     DROPPED = 1006
 
 
-@database_sync_to_async
+def _in_thread_pool(func):
+    """Run a database helper on the loop's thread pool, not on the one thread that
+    database_sync_to_async otherwise shares across every socket of the process: a burst of
+    connecting subscribers then queries in parallel, each thread with a connection of its own."""
+    return database_sync_to_async(func, thread_sensitive=False)
+
+
+@_in_thread_pool
 def _order_exists(order_id: UUID, account) -> bool:
     return order_exists(order_id=order_id, account=account)
 
 
-@database_sync_to_async
-def _order_finished(order_id: UUID) -> bool:
-    return order_get(order_id=order_id).status in TERMINAL
+@_in_thread_pool
+def _history(order_id: UUID, after: int) -> tuple[list[dict], bool]:
+    """The stored events after `after`, and whether the order had finished before they were read."""
+    finished = order_get(order_id=order_id).status in TERMINAL
+    return [event_message(event) for event in order_events_after(order_id=order_id, after=after)], finished
 
 
-@database_sync_to_async
+@_in_thread_pool
 def _events_after(order_id: UUID, after: int) -> list[dict]:
     return [event_message(event) for event in order_events_after(order_id=order_id, after=after)]
+
+
+async def _count_subscriber(amount: int) -> None:
+    # Not on the one thread that database_sync_to_async shares across consumers: the Redis client
+    # is thread-safe, and a count need not wait behind other sockets' queries.
+    await sync_to_async(metrics.count, thread_sensitive=False)("websocket_subscribers", amount=amount)
 
 
 class OrderStreamConsumer(AsyncJsonWebsocketConsumer):
@@ -83,19 +98,21 @@ class OrderStreamConsumer(AsyncJsonWebsocketConsumer):
         self.last_seq = int(after)
         await self.channel_layer.group_add(order_group(order_id), self.channel_name)
         await self.accept(self.subprotocol)
-        await sync_to_async(metrics.count)("websocket_subscribers", amount=1)
-        await self._replay()
-        if not self.finished and await _order_finished(order_id):
-            # Finished after the replay's read, or `after` is already past the last event.
-            await self._replay()
-            if not self.finished:
-                self.finished = True
-                await self.close(code=CloseCode.FINISHED)
+        await _count_subscriber(1)
+        # The status is read before the events: an order finished by then has its terminal event
+        # among them, and any event committed after the read arrives live.
+        events, finished = await _history(order_id, self.last_seq)
+        for event in events:
+            await self._send_event(event)
+        if finished and not self.finished:
+            # `after` is already past the last event.
+            self.finished = True
+            await self.close(code=CloseCode.FINISHED)
 
     async def disconnect(self, code: int) -> None:
         if self.order_id is not None:
             await self.channel_layer.group_discard(order_group(self.order_id), self.channel_name)
-            await sync_to_async(metrics.count)("websocket_subscribers", amount=-1)
+            await _count_subscriber(-1)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
         """The stream is one-way: what a client sends is not parsed, only measured and counted."""
@@ -121,16 +138,17 @@ class OrderStreamConsumer(AsyncJsonWebsocketConsumer):
             # The channel layer dropped something in between: the database has it.
             await self._replay()
         else:
-            await self._send_event(event)
+            await self._send_event(event, message.get("text"))
 
     async def _replay(self) -> None:
         for event in await _events_after(self.order_id, self.last_seq):
             await self._send_event(event)
 
-    async def _send_event(self, event: dict) -> None:
+    async def _send_event(self, event: dict, text: str | None = None) -> None:
+        """Send one event, unless already sent; `text`: the event as JSON, when the publisher encoded it."""
         if self.finished or event["seq"] <= self.last_seq:
             return
-        await self.send_json(event)
+        await self.send(text_data=text or await self.encode_json(event))
         self.last_seq = event["seq"]
         if event["status"] in TERMINAL:
             self.finished = True

@@ -5,6 +5,7 @@ Counting is best effort: a metric that cannot reach Redis is dropped and logged,
 fail the order it describes.
 """
 
+import functools
 import logging
 import math
 from collections.abc import Iterator
@@ -22,7 +23,14 @@ QUEUE = "celery"  # Celery's default queue, a Redis list on the broker
 
 
 def _redis(url: str | None = None) -> redis.Redis:
-    return redis.Redis.from_url(url or settings.REDIS_URL, decode_responses=True, socket_timeout=1)
+    return _client(url or settings.REDIS_URL)
+
+
+@functools.cache
+def _client(url: str) -> redis.Redis:
+    # One client per process and URL: its pool keeps the connections, instead of one TCP connect per
+    # count (redis-py's pool is thread-safe and opens fresh connections in a forked child).
+    return redis.Redis.from_url(url, decode_responses=True, socket_timeout=1)
 
 
 def _bucket(seconds: float) -> str:

@@ -1,0 +1,51 @@
+"""The wire form of events, and what one status move costs the database."""
+
+import json
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from orders.models import OrderEvent
+from orders.publisher import event_message
+from orders.serializers import OrderEventSerializer
+from orders.services import order_transition
+from orders.states import Status
+from tests.factories import OrderEventFactory, OrderFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize(
+    "created_at",
+    [
+        datetime(2026, 11, 24, 23, 51, 19, 329421, tzinfo=UTC),
+        datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone(timedelta(hours=2))),
+    ],
+)
+def test_an_event_message_is_byte_for_byte_the_serializers(created_at):
+    event = OrderEventFactory(
+        seq=2,
+        status=Status.ROUTING,
+        created_at=created_at,
+        data={"attempt": 1, "last_error": "x", "quotes": [{"venue": "raydium", "amount_out": "1003.58"}]},
+    )
+    stored = OrderEvent.objects.get(pk=event.pk)
+
+    for instance in (event, stored):
+        assert json.dumps(event_message(instance)) == json.dumps(OrderEventSerializer(instance).data)
+
+
+def test_a_status_move_is_one_statement():
+    order = OrderFactory(last_seq=1)
+    OrderEventFactory(order=order, seq=1, status=Status.PENDING)
+
+    with CaptureQueriesContext(connection) as queries:
+        event = order_transition(order_id=order.id, expected=Status.PENDING, to=Status.ROUTING, data={"attempt": 1})
+
+    assert len(queries) == 1
+    order.refresh_from_db()
+    assert (order.status, order.last_seq) == (Status.ROUTING, 2)
+    assert OrderEvent.objects.get(order=order, seq=2).pk == event.pk
+    assert event_message(event) == OrderEventSerializer(OrderEvent.objects.get(pk=event.pk)).data
