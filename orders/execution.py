@@ -70,7 +70,8 @@ def order_execute(*, order_id: UUID | str) -> float | None:
         order_postpone(order_id=order.id, seconds=waiting.seconds)
         return waiting.seconds
     if order.attempts >= settings.ORDER_MAX_ATTEMPTS:
-        order_fail(order_id=order.id, error=order.last_error or "no attempts left", attempts=order.attempts)
+        error = order.last_error or "no attempts left"
+        order_fail(order_id=order.id, error=error, attempts=order.attempts, expected_seq=order.last_seq)
         return None
 
     attempt = order.attempts + 1
@@ -136,6 +137,7 @@ def _attempt(order: Order, router: Router, attempt: int) -> None:
     order_transition(
         order_id=order.id,
         expected=Status(order.status),
+        expected_seq=order.last_seq,
         to=Status.ROUTING,
         data=event,
         changes={"venue": "", "tx_hash": "", "tx_valid_until": None, "route": chosen},
@@ -189,7 +191,7 @@ def _attempt_failed(order_id: UUID, router: Router, attempt: int, error: str) ->
     except SwapInFlight as waiting:
         order_postpone(order_id=order_id, seconds=waiting.seconds)
         return waiting.seconds
-    order_fail(order_id=order_id, error=error, attempts=attempt)
+    order_fail(order_id=order_id, error=error, attempts=attempt, expected_seq=order.last_seq)
     return None
 
 

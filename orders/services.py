@@ -11,7 +11,7 @@ from uuid import UUID
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from orders import metrics
@@ -23,6 +23,8 @@ from orders.states import CANCELLABLE, TERMINAL, Status, can_move
 logger = logging.getLogger(__name__)
 
 ERROR_MAX_CHARS = 2000
+# Listed rather than "not terminal" so that counting an account's open orders reads only those.
+OPEN = tuple(status for status in Status if status not in TERMINAL)
 
 
 def plain(value: Decimal) -> str:
@@ -51,11 +53,6 @@ def order_create(
     """
     from orders.tasks import execute_order_task
 
-    # Locking the account serialises its concurrent requests, so two cannot both pass the cap.
-    get_user_model().objects.select_for_update().filter(pk=account.pk).first()
-    limit = settings.ORDER_MAX_OPEN_PER_ACCOUNT
-    if Order.objects.filter(account=account).exclude(status__in=TERMINAL).count() >= limit:
-        raise TooManyOpenOrders(limit)
     order = Order.objects.create(
         account=account,
         type=type,
@@ -72,6 +69,13 @@ def order_create(
     event = OrderEvent.objects.create(
         order=order, seq=1, status=Status.PENDING, data={"type": type}, created_at=order.created_at
     )
+    # Locking the account serialises its concurrent requests, so two cannot both pass the cap. Taken
+    # after the inserts, the lock is held for the count and the commit only; the count includes
+    # this order, and the concurrent orders committed before the lock was granted.
+    get_user_model().objects.select_for_update().filter(pk=account.pk).values_list("pk").first()
+    limit = settings.ORDER_MAX_OPEN_PER_ACCOUNT
+    if Order.objects.filter(account=account, status__in=OPEN).count() > limit:
+        raise TooManyOpenOrders(limit)
     logger.info("order placed: %s %s %s -> %s", type, amount, token_in, token_out, extra={"order_id": order.id})
     after_commit(publish_order_event, event)
     if type in (OrderType.LIMIT, OrderType.SNIPER):
@@ -113,31 +117,91 @@ def stall_deadline(after_seconds: float = 0) -> datetime:
 
 def _append_event(order: Order, *, to: Status, data: dict[str, Any], changes: dict[str, Any]) -> OrderEvent:
     """Move a locked order to `to`, append its next event and publish that after commit."""
-    left, now = order.status, timezone.now()
-    entered = OrderEvent.objects.filter(order=order, seq=order.last_seq).values_list("created_at", flat=True).first()
-    order.status = to
-    order.last_seq += 1
-    order.next_check_at = None if to in TERMINAL else stall_deadline()
-    for field, value in changes.items():
-        setattr(order, field, value)
-    order.save(update_fields=["status", "last_seq", "next_check_at", "updated_at", *changes])
-    event = OrderEvent.objects.create(order=order, seq=order.last_seq, status=to, data=data, created_at=now)
-    logger.info("order moved to %s (seq %d)", to, order.last_seq, extra={"order_id": order.id})
+    event = _move(order_id=order.id, expected=Status(order.status), to=to, data=data, changes=changes, order=order)
+    if event is None:  # the row is locked by this transaction: nothing can have moved it meanwhile
+        raise InvalidTransition(order_id=order.id, current=order.status, expected=order.status, to=to)
+    return event
+
+
+def _move_sql(
+    *, order_id: UUID | str, expected: Status, expected_seq: int | None, values: dict[str, Any]
+) -> tuple[str, list[Any]]:
+    """One statement that moves the order and appends its event, so a move is one round trip.
+
+    The UPDATE's condition on the status is what makes a move exclusive: of two concurrent moves
+    from the same status, the second waits for the first's row lock, re-checks and matches nothing.
+    The SQL is written here rather than compiled by the ORM, which costs more than the statement.
+    """
+    quote, meta = connection.ops.quote_name, Order._meta
+    orders, events = quote(meta.db_table), quote(OrderEvent._meta.db_table)
+    columns, params = [f"{quote('last_seq')} = {quote('last_seq')} + 1"], []
+    for name, value in values.items():
+        field = meta.get_field(name)
+        columns.append(f"{quote(field.column)} = %s")
+        params.append(field.get_db_prep_save(value, connection))
+    params += [meta.pk.get_db_prep_value(order_id, connection), str(expected)]
+    at_seq = ""
+    if expected_seq is not None:
+        at_seq = " AND last_seq = %s"
+        params.append(expected_seq)
+    sql = (
+        f"WITH moved AS (UPDATE {orders} SET {', '.join(columns)} WHERE id = %s AND status = %s{at_seq} "
+        f"RETURNING id, last_seq, type, created_at, "
+        f"(SELECT created_at FROM {events} WHERE order_id = {orders}.id AND seq = {orders}.last_seq - 1) AS entered), "
+        f"event AS (INSERT INTO {events} (order_id, seq, status, data, created_at) "
+        "SELECT id, last_seq, %s, %s, %s FROM moved RETURNING id) "
+        "SELECT event.id, moved.last_seq, moved.type, moved.created_at, moved.entered FROM moved, event"
+    )
+    return sql, params
+
+
+def _move(
+    *,
+    order_id: UUID | str,
+    expected: Status,
+    to: Status,
+    data: dict[str, Any],
+    changes: dict[str, Any],
+    expected_seq: int | None = None,
+    order: Order | None = None,
+) -> OrderEvent | None:
+    """Move the order from `expected` (at event `expected_seq`, if given) to `to` with its next event;
+    None if it is not there.
+
+    `order`, the caller's copy of the row, if any, is updated to match it.
+    """
+    now = timezone.now()
+    values = {"status": to, "next_check_at": None if to in TERMINAL else stall_deadline(), "updated_at": now, **changes}
+    sql, params = _move_sql(order_id=order_id, expected=expected, expected_seq=expected_seq, values=values)
+    data_field, created_field = OrderEvent._meta.get_field("data"), OrderEvent._meta.get_field("created_at")
+    params += [str(to), data_field.get_db_prep_save(data, connection), created_field.get_db_prep_save(now, connection)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    event_id, seq, order_type, created_at, entered = row
+    if order is not None:
+        for field, value in values.items():
+            setattr(order, field, value)
+        order.last_seq = seq
+    order_id = UUID(str(order_id))
+    event = OrderEvent(id=event_id, order_id=order_id, seq=seq, status=to, data=data, created_at=now)
+    logger.info("order moved to %s (seq %d)", to, seq, extra={"order_id": order_id})
     after_commit(publish_order_event, event)
     after_commit(
         partial(
             metrics.record_transition,
-            order_type=order.type,
-            left=left,
+            order_type=order_type,
+            left=expected,
             to=to,
             seconds_in_left=(now - entered).total_seconds() if entered else 0.0,
-            e2e_seconds=(now - order.created_at).total_seconds() if to in TERMINAL else None,
+            e2e_seconds=(now - created_at).total_seconds() if to in TERMINAL else None,
         )
     )
     return event
 
 
-@transaction.atomic
 def order_transition(
     *,
     order_id: UUID | str,
@@ -145,24 +209,39 @@ def order_transition(
     to: Status,
     data: dict[str, Any] | None = None,
     changes: dict[str, Any] | None = None,
+    expected_seq: int | None = None,
 ) -> OrderEvent:
     """The only way a status changes: from `expected`, along the table, with the next event.
 
+    One statement, atomic on its own: the order moves only from `expected`, and its event gets the
+    next seq. With `expected_seq`, only from that very event: an order that left `expected` and came
+    back to it since the caller read it (submitted again, by another delivery) does not move.
     Raises InvalidTransition when the order has moved on meanwhile (a duplicate delivery) or the
     table forbids the move.
     """
-    order = Order.objects.select_for_update().get(pk=order_id)
-    if order.status != expected or not can_move(order.status, to):
-        raise InvalidTransition(order_id=order_id, current=order.status, expected=expected, to=to)
-    return _append_event(order, to=to, data=data or {}, changes=changes or {})
+    if can_move(expected, to):
+        event = _move(
+            order_id=order_id,
+            expected=expected,
+            to=to,
+            data=data or {},
+            changes=changes or {},
+            expected_seq=expected_seq,
+        )
+        if event is not None:
+            return event
+    current = Order.objects.filter(pk=order_id).values_list("status", flat=True).first()
+    if current is None:
+        raise Order.DoesNotExist(f"order {order_id} does not exist")
+    raise InvalidTransition(order_id=order_id, current=current, expected=expected, to=to)
 
 
-@transaction.atomic
 def order_begin_attempt(*, order_id: UUID | str, attempt: int) -> None:
     """Count attempt number `attempt` of an unfinished order before it does anything.
 
     The database counter, not the queue, bounds how often an order is tried, however often its
     task is delivered. Raises InvalidTransition when another delivery began this attempt first.
+    One conditional UPDATE, atomic on its own.
     """
     began = (
         Order.objects.filter(pk=order_id, attempts=attempt - 1)
@@ -216,15 +295,25 @@ def order_cancel(*, order_id: UUID | str, by: str) -> Order:
 
 @transaction.atomic
 def order_fail(
-    *, order_id: UUID | str, error: str, attempts: int, reason: dict[str, Any] | None = None
+    *,
+    order_id: UUID | str,
+    error: str,
+    attempts: int,
+    reason: dict[str, Any] | None = None,
+    expected_seq: int | None = None,
 ) -> OrderEvent | None:
     """Fail an order from whatever non-terminal status it is in; a finished order is left alone.
 
     `reason` is the structured cause clients can act on, such as {"code": "SLIPPAGE_EXCEEDED", ...}.
+    With `expected_seq`, the last event of the order when the caller found that none of its
+    transactions may land, the order fails only if nothing has moved it since: another delivery
+    may have stored a transaction meanwhile, and be sending it. Raises InvalidTransition then.
     """
     order = Order.objects.select_for_update().get(pk=order_id)
     if order.status in TERMINAL:
         return None
+    if expected_seq is not None and order.last_seq != expected_seq:
+        raise InvalidTransition(order_id=order_id, current=order.status, expected=order.status, to=Status.FAILED)
     error = error_text(error)
     data = {"error": error, "attempts": attempts, "failures": order.failures}
     if reason:
