@@ -38,6 +38,8 @@ class Routing:
     quotes: list[Route]
     best: Route
     errors: dict[str, str] = field(default_factory=dict)
+    # Wall time spent waiting for the venues' answers, the route search aside.
+    venue_seconds: float = 0.0
 
 
 class Router:
@@ -50,6 +52,7 @@ class Router:
 
     def route(self, token_in: str, token_out: str, amount_in: Decimal, *, key: str) -> Routing:
         """Ask every venue at once; one that fails is left out and named in errors."""
+        asked = time.monotonic()
         futures = {
             name: self._pool.submit(venue.snapshot, token_in, token_out, key=key) for name, venue in self.venues.items()
         }
@@ -60,6 +63,7 @@ class Router:
                 book[name] = future.result()
             except VenueError as exc:
                 errors[name] = str(exc)
+        venue_seconds = time.monotonic() - asked
         quotes, routes = candidates(book, token_in, token_out, amount_in)
         chosen = best(routes)
         if chosen is None:
@@ -69,7 +73,10 @@ class Router:
         rng = self.venues[chosen.legs[0].venue].rng(key, "quote-id")
         stamp = {"quote_id": rng.randbytes(8).hex(), "expires_at": time.time() + self.simulation.quote_ttl}
         return Routing(
-            quotes=[replace(quote, **stamp) for quote in quotes], best=replace(chosen, **stamp), errors=errors
+            quotes=[replace(quote, **stamp) for quote in quotes],
+            best=replace(chosen, **stamp),
+            errors=errors,
+            venue_seconds=venue_seconds,
         )
 
     def best_spot_price(self, token_in: str, token_out: str, now: float) -> Decimal:

@@ -9,6 +9,7 @@ still land, which the chain settles for good once that transaction's blockhash e
 
 import logging
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from typing import Any
@@ -107,10 +108,12 @@ def _decimals(symbol: str, router: Router) -> int:
 
 def _fresh_route(order: Order, router: Router, key: str):
     """Quotes from every venue with the best one not yet expired; quoting again if it has."""
+    waited = 0.0
     for refresh in range(QUOTE_REFRESHES):
         routing = router.route(order.token_in, order.token_out, order.amount, key=f"{key}:{refresh}")
+        waited += routing.venue_seconds
         if not routing.best.expired(time.time()):
-            return routing
+            return replace(routing, venue_seconds=waited)
     raise VenueError("router", f"quotes kept expiring before they could be used ({QUOTE_REFRESHES} tries)")
 
 
@@ -129,11 +132,13 @@ def _attempt(order: Order, router: Router, attempt: int) -> None:
     if order.max_price is not None:
         min_amount_out = max(min_amount_out, (order.amount / order.max_price).quantize(places, ROUND_UP))
     chosen = route_data(best)
-    event: dict[str, Any] = {"attempt": attempt, **routing_data(routing)}
+    # Time inside venue calls, so what an order spends in the engine itself can be told apart.
+    event: dict[str, Any] = {"attempt": attempt, "venue_ms": _ms(routing.venue_seconds), **routing_data(routing)}
     for venue in routing.errors:
         metrics.count("venue_errors", venue)
     if attempt > 1:
         event["last_error"] = order.last_error
+    # From the very event the chain was checked against: a transaction stored since may still land.
     order_transition(
         order_id=order.id,
         expected=Status(order.status),
@@ -171,8 +176,9 @@ def _attempt(order: Order, router: Router, attempt: int) -> None:
         data={"tx_hash": tx.signature, "venue": best.venue},
         changes={"tx_hash": tx.signature, "tx_valid_until": datetime.fromtimestamp(tx.valid_until, tz=UTC)},
     )
+    sent_at = time.monotonic()
     swap = router.submit(tx, key=key)
-    _confirm(order_id=order.id, expected=Status.SUBMITTED, swap=swap)
+    _confirm(order_id=order.id, expected=Status.SUBMITTED, swap=swap, venue_seconds=time.monotonic() - sent_at)
 
 
 def _attempt_failed(order_id: UUID, router: Router, attempt: int, error: str) -> float | None:
@@ -230,7 +236,12 @@ def _settle_sent(order: Order, router: Router) -> bool:
     return False
 
 
-def _confirm(*, order_id: UUID, expected: Status, swap: SwapResult) -> OrderEvent:
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 1)
+
+
+def _confirm(*, order_id: UUID, expected: Status, swap: SwapResult, venue_seconds: float | None = None) -> OrderEvent:
+    data: dict[str, Any] = {} if venue_seconds is None else {"venue_ms": _ms(venue_seconds)}
     return order_transition(
         order_id=order_id,
         expected=expected,
@@ -242,6 +253,7 @@ def _confirm(*, order_id: UUID, expected: Status, swap: SwapResult) -> OrderEven
             "amount_out": plain(swap.amount_out),
             "slot": swap.slot,
             "legs": list(swap.legs),
+            **data,
         },
         changes={
             "tx_hash": swap.signature,

@@ -31,6 +31,8 @@ def test_order_streams_its_whole_lifecycle_in_seq_order(live):
     assert submitted["txHash"]
     assert confirmed["txHash"] == submitted["txHash"]
     assert confirmed["venue"] == route["venue"]
+    # The time inside venue calls, at the tests' latency scale of 0.2: quotes ~40 ms, a swap 0.4-0.6 s.
+    assert 36 <= routing["venueMs"] < confirmed["venueMs"] and 400 <= confirmed["venueMs"]
     assert Decimal(confirmed["executedPrice"]) == Decimal(confirmed["amountOut"]) / Decimal(10)
 
 
