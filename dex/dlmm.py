@@ -8,12 +8,24 @@ Bins below the active one hold only quote, bins above it only base, the active b
 
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from functools import lru_cache
 
 from dex.pools import Fill, InsufficientLiquidity, other_token, round_down
 from dex.tokens import Token
 
 # A swap crossing more bins than this is refused: past it the liquidity left is dust.
 MAX_BINS_CROSSED = 150
+
+
+# A bin's price is a power in the thousands: worth keeping, as every quote walks the same bins.
+@lru_cache(maxsize=8192)
+def _bin_price(bin_step: int, index: int) -> Decimal:
+    return (1 + Decimal(bin_step) / 10_000) ** index
+
+
+@lru_cache(maxsize=1024)
+def _power(base: Decimal, exponent: int) -> Decimal:
+    return base**exponent
 
 
 @dataclass(frozen=True)
@@ -32,10 +44,10 @@ class BinPool:
     max_fee: Decimal
 
     def price(self, index: int) -> Decimal:
-        return (1 + Decimal(self.bin_step) / 10_000) ** index
+        return _bin_price(self.bin_step, index)
 
     def value(self, index: int) -> Decimal:
-        return self.bin_value * self.decay ** abs(index - self.center)
+        return self.bin_value * _power(self.decay, abs(index - self.center))
 
     def fee_rate(self, crossed: int) -> Decimal:
         step = Decimal(self.bin_step) / 10_000

@@ -1,7 +1,7 @@
 """Meteora: binned liquidity (DLMM), a 0.2% base fee plus a part that grows with the bins crossed.
 
-Its liquidity is concentrated around the market price: cheaper than Raydium for small trades,
-thin for large ones.
+Its liquidity is concentrated around the pool's price, where its providers keep it: cheaper than
+Raydium for small trades, thin for large ones.
 """
 
 import math
@@ -34,11 +34,11 @@ class Meteora(SimulatedVenue):
     launch_size = Decimal(2_000)
 
     def pool(self, base: str, quote: str, state: dict | None, now: float) -> BinPool:
-        """Bins at `now`: centred on the market's price, the active bin still displaced by what
-        is left of the last swap's move."""
+        """Bins at `now`: the active one at the market's price, still displaced by what is left of
+        the last swap's move, and liquidity centred on it again, as providers rebalance between
+        blocks. So a stream of swaps moves the price bin by bin rather than draining the pool."""
         step = BIN_STEPS.get((base, quote), BIN_STEP)
-        target = self.target_price(base, quote, now)
-        center = round(math.log(target) / math.log1p(step / 10_000))
+        center = self._market_bin(base, quote, step, now)
         displacement, share = 0, Decimal("0.5")
         if state is not None:
             left = self.recovered(Decimal(state["displacement"]), state["at"], now)
@@ -49,7 +49,7 @@ class Meteora(SimulatedVenue):
             base=self.token(base),
             quote=quote_token,
             bin_step=step,
-            center=center,
+            center=center + displacement,
             active=center + displacement,
             active_quote_share=share,
             bin_value=self.size(base, quote) / quote_token.reference_usd,
@@ -60,4 +60,10 @@ class Meteora(SimulatedVenue):
         )
 
     def state(self, pool: BinPool, now: float) -> dict:
-        return {"displacement": pool.active - pool.center, "share": str(pool.active_quote_share), "at": now}
+        step = BIN_STEPS.get((pool.base.symbol, pool.quote.symbol), BIN_STEP)
+        market = self._market_bin(pool.base.symbol, pool.quote.symbol, step, now)
+        return {"displacement": pool.active - market, "share": str(pool.active_quote_share), "at": now}
+
+    def _market_bin(self, base: str, quote: str, step: int, now: float) -> int:
+        """The bin where the market, left alone, holds the pool's price."""
+        return round(math.log(self.target_price(base, quote, now)) / math.log1p(step / 10_000))

@@ -139,7 +139,12 @@ def split_amount(a: Pool, b: Pool, token_in: str, amount: Decimal) -> Decimal:
     if gap(Decimal(0)) <= 0:
         return Decimal(0)
     low, high = Decimal(0), amount
+    # Binned margins are steps: they may never meet within the tolerance, so stop once the
+    # interval is below the token's smallest unit as well.
+    unit = Decimal(1).scaleb(-token_of(a, token_in).decimals)
     for _ in range(SPLIT_ITERATIONS):
+        if high - low <= unit:
+            break
         middle = (low + high) / 2
         margin_a = a.marginal_price(token_in, middle)
         margin_b = b.marginal_price(token_in, amount - middle)
