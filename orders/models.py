@@ -98,7 +98,7 @@ class OrderEvent(models.Model):
     created_at = models.DateTimeField()
 
     class Meta:
-        ordering = ["order", "seq"]
+        ordering = ["order_id", "seq"]  # by the column: "order" would join orders for their ordering
         constraints = [models.UniqueConstraint(fields=["order", "seq"], name="order_event_seq_unique")]
 
     def __str__(self) -> str:
