@@ -30,8 +30,10 @@ browser: ## install Debian's Chromium for the dashboard's browser test, if missi
 test: install browser ## run the test suite against real PostgreSQL, Redis, Celery, daphne and Chromium
 	$(PY) -m pytest
 
-bench: install ## place orders in bursts and at a steady rate; figures go to BENCHMARKS.md
-	$(PY) -m bench
+bench: install ## steady load, capacity, API, subscribers and history; figures go to BENCHMARKS.md
+	@command -v wrk >/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk; }
+	$(PY) -m bench $(SCENARIOS)
 
 chaos: install ## place orders while workers, Redis, PostgreSQL and daphne die; figures go to CHAOS.md
 	$(PY) -m chaos

@@ -3,14 +3,16 @@
 import contextlib
 import os
 import tempfile
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
-from engine.devservers import free_port
+from engine.devservers import EmbeddedRedis, free_port
 from engine.stack import Stack
 
 # The benchmark's engine gets servers of its own, so none of these may point it elsewhere.
-SERVER_URLS = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "CHANNEL_LAYER_URL", "DEX_LEDGER_URL")
+SERVER_URLS = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "CHANNEL_LAYER_URL", "DEX_LEDGER_URL", "CACHE_URL")
 
 
 @contextlib.contextmanager
@@ -33,10 +35,69 @@ def _tail(path: Path, lines: int = 30) -> str:
         return ""
 
 
+class BenchStack(Stack):
+    """The `make run` stack, with the channel layer on a Redis of its own and the worker optionally held back.
+
+    A Redis that carries nothing but the channel layer makes its command counts the channel layer's round
+    trips; holding the worker back lets subscribers connect before an order moves.
+    """
+
+    def __init__(self, *, log_path: Path, start_worker: bool) -> None:
+        super().__init__(log_path=log_path)
+        self.start_worker_now = start_worker
+        self.channel_redis: EmbeddedRedis | None = None
+
+    def start_servers(self) -> None:
+        super().start_servers()
+        self.channel_redis = EmbeddedRedis(self.data_dir / "channels", free_port(), durable=False).start()
+        self.servers.append(self.channel_redis)
+        self.env["CHANNEL_LAYER_URL"] = self.channel_redis.url
+
+    def spawn(self, name: str, command: list[str]) -> None:
+        if name == "worker" and not self.start_worker_now:
+            self.held_worker = command
+            return
+        super().spawn(name, command)
+
+    def start_worker(self) -> None:
+        """Start the worker held back at start-up."""
+        self.start_worker_now = True
+        self.spawn("worker", self.held_worker)
+
+
+@dataclass
+class Engine:
+    url: str
+    token: str
+    stack: BenchStack
+    concurrency: int
+    latency_scale: float
+
+    @property
+    def database_url(self) -> str:
+        return self.stack.env["DATABASE_URL"].replace("postgres://", "postgresql://", 1)
+
+    @property
+    def redis_url(self) -> str:
+        return self.stack.env["REDIS_URL"]
+
+    @property
+    def channel_layer_url(self) -> str:
+        return self.stack.env["CHANNEL_LAYER_URL"]
+
+    @property
+    def postgres_log(self) -> Path:
+        return self.stack.data_dir / "postgres.log"
+
+    def pid(self, name: str) -> int:
+        return self.stack.processes[name].pid
+
+
 @contextlib.contextmanager
-def own_engine(*, latency_scale: float, concurrency: int) -> Iterator[tuple[str, str]]:
-    """Start web, worker, beat, Flower, PostgreSQL and Redis; yield the API's base URL and the demo
-    account's token; stop them all."""
+def own_engine(
+    *, latency_scale: float, concurrency: int, start_worker: bool = True, quiet: bool = False
+) -> Iterator[Engine]:
+    """Start web, worker, beat, Flower, PostgreSQL and two Redis servers; yield the running engine; stop them all."""
     with tempfile.TemporaryDirectory(prefix="engine-bench-", ignore_cleanup_errors=True) as tmp:
         port = free_port()
         env = {name: value for name, value in os.environ.items() if name not in SERVER_URLS}
@@ -48,22 +109,53 @@ def own_engine(*, latency_scale: float, concurrency: int) -> Iterator[tuple[str,
             ENGINE_DATA_DIR=str(Path(tmp) / "data"),
             WORKER_CONCURRENCY=str(concurrency),
             DEX_LATENCY_SCALE=str(latency_scale),
+            # Production settings, not `make run`'s: DEBUG keeps every query in memory and logs it.
+            DEBUG="false",
+            SECURE_SSL_REDIRECT="false",
             # One account places every order of the benchmark: its limits must not be what is measured.
-            ORDER_MAX_OPEN_PER_ACCOUNT="1000000",
-            THROTTLE_PLACE_RATE="1000000/min",
-            THROTTLE_READ_RATE="1000000/min",
+            ORDER_MAX_OPEN_PER_ACCOUNT="100000000",
+            THROTTLE_PLACE_RATE="100000000/min",
+            THROTTLE_READ_RATE="100000000/min",
         )
         log = Path(tmp) / "engine.log"
         with _environ(env):
-            stack = Stack(log_path=log)
-        print(f"starting an engine on 127.0.0.1:{port}, worker concurrency {concurrency}, log {log}", flush=True)
+            stack = BenchStack(log_path=log, start_worker=start_worker)
+        if not quiet:
+            print(
+                f"starting an engine on 127.0.0.1:{port}: worker concurrency {concurrency}, "
+                f"DEX latency scale {latency_scale:g}, log {log}",
+                flush=True,
+            )
+        began = time.monotonic()
         try:
             try:
-                stack.start()
+                # Stack prints where its servers are: interesting in `make run`, noise here.
+                with open(os.devnull, "w") as null, contextlib.redirect_stdout(null):
+                    stack.start()
             except Exception:
                 print(f"the engine did not start; the end of its log:\n{_tail(log)}", flush=True)
                 raise
-            yield f"http://127.0.0.1:{port}", stack.token
+            if not quiet:
+                print(f"  engine ready in {time.monotonic() - began:.0f} s", flush=True)
+            yield Engine(
+                url=f"http://127.0.0.1:{port}",
+                token=stack.token,
+                stack=stack,
+                concurrency=concurrency,
+                latency_scale=latency_scale,
+            )
         finally:
-            print("stopping the engine...", flush=True)
+            began = time.monotonic()
             stack.stop()
+            if not quiet:
+                print(f"  engine stopped in {time.monotonic() - began:.0f} s", flush=True)
+
+
+@contextlib.contextmanager
+def engine_or_url(url: str | None, token: str, *, latency_scale: float, concurrency: int) -> Iterator[tuple[str, str]]:
+    """The engine at `url` when one is given (taken to run as described), else one of the benchmark's own."""
+    if url:
+        yield url.rstrip("/"), token
+        return
+    with own_engine(latency_scale=latency_scale, concurrency=concurrency) as engine:
+        yield engine.url, engine.token

@@ -28,14 +28,25 @@ class OrderTiming:
     terminal_at: float | None = None  # the terminal event arrived over the WebSocket
     status: str = "unplaced"
     error: str = ""
-    # From GET /api/orders/<id>/ once finished: [{"status", "timestamp"}] with engine timestamps.
+    # From GET /api/orders/<id>/ once finished: [{"status", "timestamp", "venue_ms"}] with engine
+    # timestamps; venue_ms is the time the event's step spent in venue calls, when the engine records it.
     events: list[dict] = field(default_factory=list)
 
 
 async def run_scenario(
-    base_url: str, *, token: str, name: str, orders: int, interval: float, time_limit: float
+    base_url: str,
+    *,
+    token: str,
+    name: str,
+    orders: int,
+    interval: float,
+    time_limit: float,
+    connections: int = CONNECTIONS,
+    fetch_events: bool = True,
+    in_flight: int | None = None,
 ) -> list[OrderTiming]:
-    """Place `orders` orders `interval` seconds apart (0: all at once) and time each one.
+    """Place `orders` orders `interval` seconds apart (0: all at once) and time each one; with
+    `in_flight`, no more than that many orders are placed and not yet finished at any moment.
 
     Orders without a terminal event `time_limit` seconds after the last one was placed are left
     unfinished, so a broken engine ends the scenario instead of hanging it.
@@ -45,19 +56,24 @@ async def run_scenario(
     deadline = start + (orders - 1) * interval + time_limit
     ws_base = "ws" + base_url.removeprefix("http")
     timings = [OrderTiming() for _ in range(orders)]
-    slots = asyncio.Semaphore(CONNECTIONS)
-    limits = httpx.Limits(max_connections=CONNECTIONS)
+    slots = asyncio.Semaphore(connections)
+    limits = httpx.Limits(max_connections=connections)
     headers = {"Authorization": f"Token {token}"}
     async with httpx.AsyncClient(base_url=base_url, headers=headers, limits=limits, timeout=HTTP_TIMEOUT) as client:
         progress = asyncio.create_task(_show_progress(name, timings, deadline))
         try:
+            flight = asyncio.Semaphore(in_flight or orders)
             async with asyncio.TaskGroup() as group:
                 for index, timing in enumerate(timings):
                     await asyncio.sleep(max(0.0, start + index * interval - loop.time()))
-                    group.create_task(_follow(client, ws_base, token, timing, slots, deadline))
+                    await flight.acquire()
+                    task = group.create_task(_follow(client, ws_base, token, timing, slots, deadline))
+                    task.add_done_callback(lambda _: flight.release())
         finally:
             progress.cancel()
         _print_progress(name, timings)
+        if not fetch_events:
+            return timings
         # An order whose events did not come back in time is left out of the derived figures.
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(FETCH_SECONDS):
@@ -98,7 +114,11 @@ async def _fetch_events(client: httpx.AsyncClient, timing: OrderTiming, slots: a
             response = await client.get(f"/api/orders/{timing.order_id}/")
         response.raise_for_status()
         timing.events = [
-            {"status": event["status"], "timestamp": datetime.fromisoformat(event["timestamp"]).timestamp()}
+            {
+                "status": event["status"],
+                "timestamp": datetime.fromisoformat(event["timestamp"]).timestamp(),
+                "venue_ms": (event.get("data") or {}).get("venueMs"),
+            }
             for event in response.json()["events"]
         ]
     except Exception as exc:
@@ -120,4 +140,13 @@ def _print_progress(name: str, timings: list[OrderTiming]) -> None:
     print(
         f"  {name}: placed {placed}/{len(timings)}, confirmed {confirmed}, failed {failed}, errors {errors}",
         flush=True,
+    )
+
+
+def warm_up(base_url: str, *, token: str, orders: int, time_limit: float = 120) -> list[OrderTiming]:
+    """A worker process's first order also pays for its connections and imports (seconds, not
+    milliseconds), so every process serves an order or two before anything is timed."""
+    print(f"  warm-up: {orders} orders at once, not counted", flush=True)
+    return asyncio.run(
+        run_scenario(base_url, token=token, name="warm-up", orders=orders, interval=0, time_limit=time_limit)
     )

@@ -1,0 +1,159 @@
+"""Many WebSocket subscribers on one daphne process: memory per connection, and how fast an event
+reaches all of an order's subscribers."""
+
+import asyncio
+import json
+import time
+from collections import defaultdict
+from datetime import datetime
+
+import httpx
+from websockets.asyncio.client import connect
+
+from bench.engine import Engine, own_engine
+from bench.load import ORDER, TERMINAL
+from bench.probes import rss_bytes
+from bench.report import Section, percentile, spread, table
+
+FANOUT_P99, MEMORY_PER_CONNECTION = 0.020, 100 * 1024  # seconds, bytes
+HANDSHAKES = 50  # connections opened at once
+SETTLE = 2.0  # seconds for daphne's memory to settle once every subscriber is in
+
+
+class Subscribers:
+    """Every subscriber's connection and what reached it: (order, seq) -> arrival times."""
+
+    def __init__(self) -> None:
+        self.connected = 0
+        self.failed: list[str] = []
+        self.arrivals: dict[tuple[str, int], list[float]] = defaultdict(list)
+        self.stamps: dict[tuple[str, int], float] = {}
+        self.all_in = asyncio.Event()
+
+
+async def _subscribe(
+    url: str, token: str, order_id: str, book: Subscribers, slots: asyncio.Semaphore, total: int
+) -> None:
+    try:
+        async with slots:
+            socket = await connect(url, subprotocols=["token", token], open_timeout=60, max_queue=None)
+        async with socket:
+            book.connected += 1
+            if book.connected + len(book.failed) == total:
+                book.all_in.set()
+            async for message in socket:
+                arrived = time.time()
+                event = json.loads(message)
+                key = (order_id, event["seq"])
+                book.arrivals[key].append(arrived)
+                book.stamps[key] = datetime.fromisoformat(event["timestamp"]).timestamp()
+                if event["status"] in TERMINAL:
+                    return
+    except Exception as exc:  # one subscriber's trouble must not stop the others
+        book.failed.append(f"{type(exc).__name__}: {exc}")
+        if book.connected + len(book.failed) == total:
+            book.all_in.set()
+
+
+async def _measure(engine: Engine, orders: int, per_order: int, time_limit: float) -> dict:
+    headers = {"Authorization": f"Token {engine.token}"}
+    async with httpx.AsyncClient(base_url=engine.url, headers=headers, timeout=30) as client:
+        order_ids = []
+        for _ in range(orders):
+            response = await client.post("/api/orders/execute", json=ORDER)
+            response.raise_for_status()
+            order_ids.append(response.json()["orderId"])
+    web = engine.pid("web")
+    rss_before = rss_bytes(web)
+    book = Subscribers()
+    slots = asyncio.Semaphore(HANDSHAKES)
+    total = orders * per_order
+    ws_base = "ws" + engine.url.removeprefix("http")
+    began = time.monotonic()
+    tasks = [
+        asyncio.create_task(_subscribe(f"{ws_base}/ws/orders/{order_id}/", engine.token, order_id, book, slots, total))
+        for order_id in order_ids
+        for _ in range(per_order)
+    ]
+    async with asyncio.timeout(time_limit):
+        await book.all_in.wait()
+    connect_seconds = time.monotonic() - began
+    print(f"  {book.connected} subscribers in {connect_seconds:.1f} s, {len(book.failed)} failed", flush=True)
+    await asyncio.sleep(SETTLE)
+    rss_after = rss_bytes(web)
+    # Only now do the orders move: every event from here on is live, none replayed.
+    started = time.time()
+    engine.stack.start_worker()
+    print("  worker started; waiting for every order's terminal event", flush=True)
+    _, pending = await asyncio.wait(tasks, timeout=time_limit)
+    for task in pending:
+        task.cancel()
+    live = {key: times for key, times in book.arrivals.items() if book.stamps[key] >= started}
+    complete = {key: times for key, times in live.items() if len(times) == per_order}
+    return {
+        "orders": orders,
+        "per_order": per_order,
+        "connected": book.connected,
+        "failed": len(book.failed),
+        "failures": sorted(set(book.failed))[:5],
+        "connect_seconds": connect_seconds,
+        "rss_before": rss_before,
+        "rss_after": rss_after,
+        "unfinished": len(pending),
+        "events": len(live),
+        "complete_events": len(complete),
+        # The time to reach all of an event's subscribers, and each single delivery.
+        "to_all": [max(times) - book.stamps[key] for key, times in complete.items()],
+        "deliveries": [arrived - book.stamps[key] for key, times in live.items() for arrived in times],
+    }
+
+
+def run_subscribers(args) -> Section:
+    orders, per_order = args.subscribed_orders, max(1, args.subscribers // args.subscribed_orders)
+    print(f"Subscribers: {orders} orders x {per_order} subscribers, one daphne process", flush=True)
+    with own_engine(latency_scale=args.latency_scale, concurrency=args.concurrency, start_worker=False) as engine:
+        figures = asyncio.run(_measure(engine, orders, per_order, args.time_limit))
+    connections = figures["connected"]
+    per_connection = (figures["rss_after"] - figures["rss_before"]) / connections if connections else 0
+    to_all = figures["to_all"]
+    p99 = percentile(to_all, 99) if to_all else None
+    rows = [
+        ("subscribers connected / failed", f"{connections} / {figures['failed']} ({orders} orders x {per_order})"),
+        ("time to connect them all", f"{figures['connect_seconds']:.1f} s ({HANDSHAKES} handshakes at a time)"),
+        ("daphne RSS before / after", f"{figures['rss_before'] / 2**20:.1f} / {figures['rss_after'] / 2**20:.1f} MiB"),
+        (
+            "memory per connection (RSS delta / connections)",
+            f"{per_connection / 1024:.1f} KiB",
+            f"< {MEMORY_PER_CONNECTION // 1024} KiB",
+            bool(connections) and per_connection < MEMORY_PER_CONNECTION,
+        ),
+        (
+            "live events measured (reached every subscriber / all)",
+            f"{figures['complete_events']} / {figures['events']}",
+        ),
+        (
+            "fan-out: event timestamp to arrival at all its subscribers p50 / p99 / max",
+            spread(to_all, unit="ms", scale=1000),
+            f"p99 <= {FANOUT_P99 * 1000:.0f} ms",
+            p99 is not None and p99 <= FANOUT_P99,
+        ),
+        ("single delivery p50 / p99 / max", spread(figures["deliveries"], unit="ms", scale=1000)),
+        ("subscribers without a terminal event at the time limit", str(figures["unfinished"])),
+    ]
+    markdown = "\n".join(
+        [
+            f"## WebSocket subscribers: {connections} on one daphne process",
+            "",
+            f"{orders} orders are placed with the worker held back, then {per_order} subscribers per order connect "
+            f"to `/ws/orders/<id>/` (all {orders * per_order} open at once); daphne's RSS is read before and "
+            f"{SETTLE:g} s after. Then the worker starts (concurrency {args.concurrency}, DEX latency scale "
+            f"{args.latency_scale:g}), so every later event is a live one. An event's fan-out time is from its "
+            "`timestamp` to its arrival at the last of its subscribers; the timestamp is taken inside the "
+            "transaction just before the event is stored, so the figure includes the commit and is a little high.",
+            "",
+            table(rows),
+        ]
+    )
+    if figures["failures"]:
+        markdown += "\n\nFailures: " + "; ".join(f"`{failure}`" for failure in figures["failures"])
+    return Section("subscribers", markdown, raw=figures)
