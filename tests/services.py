@@ -4,6 +4,7 @@ Loaded with `-p tests.services`, so its hook wraps pytest-django's settings set-
 DATABASE_URL and REDIS_URL in the environment the suite uses those servers instead.
 """
 
+import atexit
 import os
 import secrets
 import shutil
@@ -31,6 +32,8 @@ def pytest_load_initial_conftests(early_config, parser, args):
     if "DATABASE_URL" not in os.environ or "REDIS_URL" not in os.environ:
         data_dir = Path(tempfile.mkdtemp(prefix="engine-test-"))
         _data_dirs.append(data_dir)
+        # pytest_unconfigure is not called when pytest stops on a usage error after this hook.
+        atexit.register(_stop_servers)
     if "DATABASE_URL" not in os.environ:
         postgres = EmbeddedPostgres(data_dir / "postgres", free_port(), durable=False).start()
         _servers.append(postgres)
@@ -43,7 +46,11 @@ def pytest_load_initial_conftests(early_config, parser, args):
 
 
 def pytest_unconfigure(config):
-    for server in reversed(_servers):
-        server.stop()
-    for data_dir in _data_dirs:
-        shutil.rmtree(data_dir, ignore_errors=True)
+    _stop_servers()
+
+
+def _stop_servers() -> None:
+    while _servers:
+        _servers.pop().stop()
+    while _data_dirs:
+        shutil.rmtree(_data_dirs.pop(), ignore_errors=True)
