@@ -28,7 +28,6 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "servestatic",
     "rest_framework",
     "rest_framework.authtoken",
     "django_filters",
@@ -40,9 +39,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    # Async-capable, unlike WhiteNoise's: one sync middleware in the chain costs every request
-    # extra thread hand-offs under ASGI (event loop -> thread -> event loop -> thread for the view).
-    "servestatic.middleware.ServeStaticMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -99,7 +96,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = env.str("STATIC_ROOT", default=None)
 # Admin and API docs assets are served by the app itself, straight from the installed packages.
-SERVESTATIC_USE_FINDERS = True
+WHITENOISE_USE_FINDERS = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # JSON lines with the order id on every line about an order; LOG_FORMAT=plain for people.
