@@ -24,7 +24,7 @@ from dex.tokens import TOKENS
 from orders import metrics
 from orders.exceptions import LimitNotReached, SwapInFlight
 from orders.models import Order, OrderEvent
-from orders.quoting import route_data, routing_data
+from orders.quoting import routing_data
 from orders.selectors import order_get
 from orders.services import (
     order_begin_attempt,
@@ -131,9 +131,9 @@ def _attempt(order: Order, router: Router, attempt: int) -> None:
         min_amount_out = max(min_amount_out, limit_out)
     if order.max_price is not None:
         min_amount_out = max(min_amount_out, (order.amount / order.max_price).quantize(places, ROUND_UP))
-    chosen = route_data(best)
     # Time inside venue calls, so what an order spends in the engine itself can be told apart.
     event: dict[str, Any] = {"attempt": attempt, "venue_ms": _ms(routing.venue_seconds), **routing_data(routing)}
+    chosen = event["route"]
     for venue in routing.errors:
         metrics.count("venue_errors", venue)
     if attempt > 1:
