@@ -2,23 +2,25 @@
 
 import os
 
-from django.core.asgi import get_asgi_application
+from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "engine.settings")
 
 # Django must be set up before the routing imports models.
-django_asgi_app = get_asgi_application()
+django_wsgi_app = get_wsgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
-from engine.limits import BodySizeLimit  # noqa: E402
+from engine.http import ThreadedWsgi  # noqa: E402
 from orders.routing import websocket_urlpatterns  # noqa: E402
 from orders.ws_auth import BrowserOriginValidator, TokenAuthMiddleware  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": BodySizeLimit(django_asgi_app, max_bytes=settings.REQUEST_BODY_MAX_BYTES),
+        "http": ThreadedWsgi(
+            django_wsgi_app, threads=settings.WEB_THREADS, max_body_bytes=settings.REQUEST_BODY_MAX_BYTES
+        ),
         "websocket": BrowserOriginValidator(
             TokenAuthMiddleware(URLRouter(websocket_urlpatterns)),
             [*settings.ALLOWED_HOSTS, *settings.WEBSOCKET_ALLOWED_ORIGINS],

@@ -88,6 +88,10 @@ WEBSOCKET_ALLOWED_ORIGINS = env.list("WEBSOCKET_ALLOWED_ORIGINS", default=[])
 # Order requests are a few hundred bytes; anything far larger is refused before it is parsed.
 REQUEST_BODY_MAX_BYTES = env.int("REQUEST_BODY_MAX_BYTES", default=16 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(REQUEST_BODY_MAX_BYTES, 2_621_440)
+# Threads per web process that run HTTP requests (engine/http.py). A request holds one while it waits
+# on PostgreSQL, Redis or a venue (a route preview), so there are more than CPUs; DB_POOL_SIZE
+# connections are shared among them and the WebSocket consumers.
+WEB_THREADS = env.int("WEB_THREADS", default=32)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -125,10 +129,11 @@ DATABASES = {
 }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-# Connections one process keeps open and lends out; 0 for none. Under ASGI every request runs on a
-# thread of its own, and a connection belongs to its thread, so without a pool each request would
-# connect anew (and PostgreSQL fork a backend for it). A lent connection is checked first
-# (CONN_HEALTH_CHECKS), so one broken by a database restart is replaced, not handed to a request.
+# Connections one process keeps open and lends out; 0 for none. A connection belongs to its thread,
+# and the web process runs requests and WebSocket look-ups on many threads, so without a pool each
+# would keep a connection of its own or connect anew (and PostgreSQL fork a backend for it). A lent
+# connection is checked first (CONN_HEALTH_CHECKS), so one broken by a database restart is replaced,
+# not handed to a request.
 DB_POOL_SIZE = env.int("DB_POOL_SIZE", default=20)
 if DB_POOL_SIZE:
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # a pooled connection goes back to the pool instead
