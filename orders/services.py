@@ -77,8 +77,8 @@ def order_create(
     if Order.objects.filter(account=account, status__in=OPEN).count() > limit:
         raise TooManyOpenOrders(limit)
     logger.info("order placed: %s %s %s -> %s", type, amount, token_in, token_out, extra={"order_id": order.id})
-    after_commit(publish_order_event, event)
     if type in (OrderType.LIMIT, OrderType.SNIPER):
+        after_commit(publish_order_event, event)
         data: dict[str, Any] = {"expires_at": expires_at.isoformat()}
         if type == OrderType.LIMIT:
             data["limit_price"] = plain(limit_price)
@@ -89,8 +89,11 @@ def order_create(
         _append_event(order, to=Status.WAITING, data=data, changes={"next_check_at": None})
         return order
     # The order is stored by now: a broker that refuses the task is logged, the client still gets
-    # its 201, and the recovery job dispatches the order once the broker is back.
+    # its 201, and the recovery job dispatches the order once the broker is back. The task goes
+    # first, so the worker starts while `pending` is being published; a subscriber that gets
+    # `routing` before `pending` fills the gap from the database (OrderStreamConsumer).
     after_commit(execute_order_task.delay, str(order.id))
+    after_commit(publish_order_event, event)
     return order
 
 
