@@ -5,6 +5,7 @@ import json
 import logging
 import os
 import threading
+from datetime import datetime, tzinfo
 from uuid import UUID
 
 from channels.layers import get_channel_layer
@@ -27,20 +28,26 @@ def order_group(order_id: UUID | str) -> str:
     return f"order.{order_id}"
 
 
-def event_message(event: OrderEvent) -> dict:
+def wire_datetime(value: datetime, tz: tzinfo) -> str:
+    """An aware datetime as DRF's DateTimeField writes it, in `tz`: ISO 8601, with UTC as "Z"."""
+    text = value.astimezone(tz).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def event_message(event: OrderEvent, tz: tzinfo | None = None) -> dict:
     """The one wire form of an event, for replayed and live events alike.
 
     The same as OrderEventSerializer's, built directly: every event of every order passes through
-    here, and a serializer instance costs more than the whole message.
+    here, and a serializer instance costs more than the whole message. A caller building many
+    messages passes the current time zone, whose lookup costs more than the formatting.
     """
     from orders.serializers import camelize
 
-    timestamp = event.created_at.astimezone(timezone.get_current_timezone()).isoformat()
     return {
         "orderId": str(event.order_id),
         "seq": int(event.seq),
         "status": str(event.status),
-        "timestamp": timestamp[:-6] + "Z" if timestamp.endswith("+00:00") else timestamp,
+        "timestamp": wire_datetime(event.created_at, timezone.get_current_timezone() if tz is None else tz),
         "data": camelize(event.data),
     }
 
