@@ -85,8 +85,9 @@ def header(args: argparse.Namespace, started: datetime) -> list[str]:
         f"- machine: {os.cpu_count()} CPUs (nproc), {platform.system()} {platform.machine()}, "
         f"Python {platform.python_version()}; the clients (Python, wrk) run on the same CPUs as the engine",
         f"- command: `{shlex.join([python, '-m', 'bench', *sys.argv[1:]])}`",
-        "- each scenario starts an engine of its own on 127.0.0.1 (daphne, Celery worker and beat, Flower, "
-        "PostgreSQL, a Redis for the broker, cache and venue ledger, and a Redis for the channel layer alone), "
+        "- each scenario starts an engine of its own on 127.0.0.1 (daphne, one process per CPU unless said "
+        "otherwise, Celery worker and beat, Flower, PostgreSQL, a Redis for the broker, cache and venue ledger, "
+        "and a Redis for the channel layer alone), "
         "unless `--url` is given",
     ]
 

@@ -101,6 +101,7 @@ def run_api(args) -> Section:
     seconds, connections = args.api_seconds, args.api_connections
     print(f"API: wrk, {connections} connections, {seconds:g} s per endpoint, DEX latency scale 0", flush=True)
     with own_engine(latency_scale=0, concurrency=args.concurrency) as engine:
+        web_processes = engine.stack.web_processes
         placed = warm_up(engine.url, token=engine.token, orders=100)
         order_ids = [timing.order_id for timing in placed if timing.order_id]
         # Reads first: the orders the POST run places keep the worker busy long after it ends.
@@ -121,11 +122,12 @@ def run_api(args) -> Section:
         [
             f"## REST API under wrk, {connections} connections",
             "",
-            f"wrk {THREADS} threads, {connections} connections, {seconds:g} s per endpoint, on loopback against one "
-            f"daphne process; DEX latency scale 0, worker concurrency {args.concurrency}. Each POST places an order "
-            f"(`{json.dumps(ORDER)}`) that the worker executes while the run goes on, on the same two CPUs. The GET "
-            f"run reads {len(order_ids)} finished orders (each with its events) in turn, before the POST run. "
-            "Latency is wrk's: from sending a request to its full response on a connection that sends the next one "
+            f"wrk {THREADS} threads, {connections} connections, {seconds:g} s per endpoint, on loopback against the "
+            f"engine's {web_processes} daphne processes (WEB_PROCESSES); DEX latency scale 0, worker concurrency "
+            f"{args.concurrency}. Each POST places an order (`{json.dumps(ORDER)}`) that the worker executes while "
+            f"the run goes on, on the same two CPUs. The GET run reads {len(order_ids)} finished orders (each with "
+            "its events) in turn, before the POST run. Latency is wrk's: from sending a request to its full "
+            "response on a connection that sends the next one "
             "only then (closed loop); errors are non-2xx/3xx answers, timeouts and socket errors.",
             "",
             table(rows),

@@ -78,7 +78,7 @@ def _profiled_batch(engine: Engine, results: Path, stamp: str) -> dict:
     web_path = results / f"{stamp}-profile-web.txt"
     worker_path = results / f"{stamp}-profile-worker.txt"
     recordings = [
-        Recording(engine.pid("web"), web_path),
+        Recording(engine.pid("web1"), web_path),
         Recording(engine.pid("worker"), worker_path, subprocesses=True),
     ]
     try:
@@ -210,7 +210,7 @@ def run_capacity(args, results: Path) -> Section:
             "| --- | --- |",
             *[f"| {name} | {count:.2f} |" for name, count in statements.items() if count >= 0.05],
             "",
-            profile_markdown("Web (daphne)", profile["web"]),
+            profile_markdown("Web (the first daphne process of the engine's WEB_PROCESSES)", profile["web"]),
             "",
             profile_markdown("Worker (Celery, all pool processes)", profile["worker"]),
             "",

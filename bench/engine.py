@@ -53,11 +53,11 @@ class BenchStack(Stack):
         self.servers.append(self.channel_redis)
         self.env["CHANNEL_LAYER_URL"] = self.channel_redis.url
 
-    def spawn(self, name: str, command: list[str]) -> None:
+    def spawn(self, name: str, command: list[str], **options) -> None:
         if name == "worker" and not self.start_worker_now:
             self.held_worker = command
             return
-        super().spawn(name, command)
+        super().spawn(name, command, **options)
 
     def start_worker(self) -> None:
         """Start the worker held back at start-up."""
@@ -95,9 +95,17 @@ class Engine:
 
 @contextlib.contextmanager
 def own_engine(
-    *, latency_scale: float, concurrency: int, start_worker: bool = True, quiet: bool = False
+    *,
+    latency_scale: float,
+    concurrency: int,
+    start_worker: bool = True,
+    quiet: bool = False,
+    web_processes: int | None = None,
 ) -> Iterator[Engine]:
-    """Start web, worker, beat, Flower, PostgreSQL and two Redis servers; yield the running engine; stop them all."""
+    """Start web, worker, beat, Flower, PostgreSQL and two Redis servers; yield the running engine; stop them all.
+
+    The web runs `make run`'s WEB_PROCESSES daphne processes (one per CPU) unless `web_processes` says otherwise.
+    """
     with tempfile.TemporaryDirectory(prefix="engine-bench-", ignore_cleanup_errors=True) as tmp:
         port = free_port()
         env = {name: value for name, value in os.environ.items() if name not in SERVER_URLS}
@@ -117,13 +125,15 @@ def own_engine(
             THROTTLE_PLACE_RATE="100000000/min",
             THROTTLE_READ_RATE="100000000/min",
         )
+        if web_processes:
+            env["WEB_PROCESSES"] = str(web_processes)
         log = Path(tmp) / "engine.log"
         with _environ(env):
             stack = BenchStack(log_path=log, start_worker=start_worker)
         if not quiet:
             print(
-                f"starting an engine on 127.0.0.1:{port}: worker concurrency {concurrency}, "
-                f"DEX latency scale {latency_scale:g}, log {log}",
+                f"starting an engine on 127.0.0.1:{port}: {stack.web_processes} web processes, worker concurrency "
+                f"{concurrency}, DEX latency scale {latency_scale:g}, log {log}",
                 flush=True,
             )
         began = time.monotonic()

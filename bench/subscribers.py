@@ -63,7 +63,7 @@ async def _measure(engine: Engine, orders: int, per_order: int, time_limit: floa
             response = await client.post("/api/orders/execute", json=ORDER)
             response.raise_for_status()
             order_ids.append(response.json()["orderId"])
-    web = engine.pid("web")
+    web = engine.pid("web1")
     rss_before = rss_bytes(web)
     book = Subscribers()
     slots = asyncio.Semaphore(HANDSHAKES)
@@ -111,7 +111,10 @@ async def _measure(engine: Engine, orders: int, per_order: int, time_limit: floa
 def run_subscribers(args) -> Section:
     orders, per_order = args.subscribed_orders, max(1, args.subscribers // args.subscribed_orders)
     print(f"Subscribers: {orders} orders x {per_order} subscribers, one daphne process", flush=True)
-    with own_engine(latency_scale=args.latency_scale, concurrency=args.concurrency, start_worker=False) as engine:
+    # The figure asked for is per daphne process, so this engine has one.
+    with own_engine(
+        latency_scale=args.latency_scale, concurrency=args.concurrency, start_worker=False, web_processes=1
+    ) as engine:
         figures = asyncio.run(_measure(engine, orders, per_order, args.time_limit))
     connections = figures["connected"]
     per_connection = (figures["rss_after"] - figures["rss_before"]) / connections if connections else 0

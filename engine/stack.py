@@ -1,9 +1,10 @@
 """`make run`: the whole engine in one terminal, and all of it stopped again by Ctrl-C.
 
 Starts embedded PostgreSQL and Redis unless DATABASE_URL / REDIS_URL are set, migrates, makes
-sure a demo admin exists, then runs web (daphne), worker, beat and Flower with their output
-prefixed by name. Ctrl-C or SIGTERM stops the processes that use the servers first (the worker
-finishes its in-flight orders), then the servers.
+sure a demo admin exists, then runs web (WEB_PROCESSES daphne processes sharing one port, one per
+CPU by default), worker, beat and Flower with their output prefixed by name. Ctrl-C or SIGTERM
+stops the processes that use the servers first (the worker finishes its in-flight orders), then
+the servers.
 """
 
 import contextlib
@@ -11,6 +12,7 @@ import ctypes
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -38,6 +40,9 @@ class Stack:
         self.port = int(os.environ.get("PORT", "8000"))
         self.flower_port = int(os.environ.get("FLOWER_PORT", "5555"))
         self.concurrency = os.environ.get("WORKER_CONCURRENCY", "10")
+        # One daphne per CPU: a daphne process runs Python on one CPU at a time.
+        self.web_processes = int(os.environ.get("WEB_PROCESSES") or os.cpu_count() or 1)
+        self.listener: socket.socket | None = None
         self.env = dict(os.environ, PYTHONUNBUFFERED="1")
         # A local engine: debug pages on, plain HTTP, a key of its own kept with its data.
         self.env.setdefault("DEBUG", "true")
@@ -94,11 +99,12 @@ class Stack:
         )
         return result.stdout.strip()
 
-    def spawn(self, name: str, command: list[str]) -> None:
+    def spawn(self, name: str, command: list[str], *, pass_fds: tuple[int, ...] = ()) -> None:
         process = subprocess.Popen(
             command,
             cwd=ROOT,
             env=self.env,
+            pass_fds=pass_fds,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C reaches the launcher only; it stops children in order
@@ -114,10 +120,20 @@ class Stack:
             self.out.write(prefix + line.decode(errors="replace"))
             self.out.flush()
 
+    def listen(self) -> int:
+        """The web port, bound once here: every daphne process accepts connections from it."""
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", self.port))
+        self.listener.listen(1024)
+        return self.listener.fileno()
+
     def start_processes(self) -> None:
         celery = [sys.executable, "-m", "celery", "-A", "engine"]
-        daphne = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port)]
-        self.spawn("web", [*daphne, "engine.asgi:application"])
+        web = self.listen()
+        daphne = [sys.executable, "-m", "daphne", "--fd", str(web), "engine.asgi:application"]
+        for number in range(1, self.web_processes + 1):
+            self.spawn(f"web{number}", daphne, pass_fds=(web,))
         self.spawn("worker", [*celery, "worker", "--concurrency", self.concurrency, "-l", "info", "-n", "worker@%h"])
         self.spawn("beat", [*celery, "beat", "-l", "info", "-s", str(self.data_dir / "celerybeat-schedule")])
         flower = ["--address=127.0.0.1", f"--port={self.flower_port}", f"--basic-auth={self.flower_auth}"]
@@ -177,6 +193,8 @@ class Stack:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        if self.listener is not None:
+            self.listener.close()
         for server in reversed(self.servers):
             server.stop()
 

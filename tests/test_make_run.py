@@ -68,6 +68,7 @@ def launch(tmp_path):
         "EMBEDDED_REDIS_PORT": str(free_port()),
         "DEX_LATENCY_SCALE": "0.05",
         "WORKER_CONCURRENCY": "2",
+        "WEB_PROCESSES": "2",
     }
     launchers: list[Launcher] = []
 
@@ -97,6 +98,12 @@ def test_make_run_serves_an_order_to_confirmation_and_stops_everything_on_ctrl_c
         statuses = [json.loads(message)["status"] for message in socket]
 
     assert statuses == ["pending", "routing", "building", "submitted", "confirmed"]
+    # Both web processes accept from the one port the launcher bound.
+    webs = [child for child in launcher.children if "daphne" in " ".join(child.cmdline())]
+    assert len(webs) == 2
+    for web in webs:
+        listening = [c for c in web.net_connections() if c.status == psutil.CONN_LISTEN]
+        assert [c.laddr.port for c in listening] == [launch.port]
     assert (
         f"curl -s -X POST http://127.0.0.1:{launch.port}/api/orders/execute -H 'Authorization: Token {token}'" in banner
     )
