@@ -12,7 +12,10 @@ django_wsgi_app = get_wsgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+# Loaded now rather than at the first request, so that the views are frozen with the rest.
+import engine.urls  # noqa: E402, F401
 from engine.http import ThreadedWsgi  # noqa: E402
+from engine.startup import freeze_startup_objects  # noqa: E402
 from orders.routing import websocket_urlpatterns  # noqa: E402
 from orders.ws_auth import BrowserOriginValidator, TokenAuthMiddleware  # noqa: E402
 
@@ -27,3 +30,5 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+freeze_startup_objects()

@@ -3,7 +3,7 @@
 import os
 
 from celery import Celery
-from celery.signals import setup_logging, task_postrun, task_prerun
+from celery.signals import setup_logging, task_postrun, task_prerun, worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "engine.settings")
 
@@ -46,3 +46,11 @@ def recycle_connections(**kwargs) -> None:
     # or broken by an error is let go, and a pooled one goes back to its pool (CELERY_DB_REUSE_MAX
     # keeps Celery from closing every connection after every task).
     close_old_connections()
+
+
+@worker_init.connect
+def freeze_before_forking(**kwargs) -> None:
+    from engine.startup import freeze_startup_objects
+
+    # The task modules are loaded by now; the pool's processes, forked later, inherit the frozen set.
+    freeze_startup_objects()
