@@ -7,8 +7,11 @@ from collections import Counter
 from pathlib import Path
 from statistics import median
 
+import httpx
+import psycopg
+
 from bench.engine import Engine, own_engine
-from bench.load import OrderTiming, run_scenario, warm_up
+from bench.load import ORDER, OrderTiming, run_scenario, warm_up
 from bench.probes import (
     PG_COUNTERS,
     PG_STATS_SETTLE,
@@ -33,6 +36,7 @@ def _snapshot(engine: Engine) -> dict:
         "pg": pg_counters(engine.database_url),
         "redis": redis_commands(engine.redis_url),
         "channels": redis_commands(engine.channel_layer_url),
+        "cpu": engine.cpu_seconds(),
     }
 
 
@@ -46,6 +50,7 @@ def _per_order(before: dict, after: dict, orders: int) -> dict:
         "pg": {name: (after["pg"][name] - before["pg"][name]) / orders for name in PG_COUNTERS},
         "redis": {name: calls / orders for name, calls in redis_delta("redis").most_common()},
         "channels": {name: calls / orders for name, calls in redis_delta("channels").most_common()},
+        "cpu_ms": {part: (used - before["cpu"][part]) * 1000 / orders for part, used in after["cpu"].most_common()},
     }
 
 
@@ -53,6 +58,8 @@ def _timed_run(engine: Engine, orders: int, time_limit: float) -> tuple[list[Ord
     warm_up(engine.url, token=engine.token, orders=4 * engine.concurrency + 10)
     time.sleep(PG_STATS_SETTLE)
     before = _snapshot(engine)
+    # CPU up to the last terminal event: what the client does after it (reading the events) is not the run's.
+    cpu_at_end = {}
     timings = asyncio.run(
         run_scenario(
             engine.url,
@@ -63,10 +70,69 @@ def _timed_run(engine: Engine, orders: int, time_limit: float) -> tuple[list[Ord
             time_limit=time_limit,
             connections=CONNECTIONS,
             in_flight=IN_FLIGHT,
+            before_fetch=lambda: cpu_at_end.update(engine.cpu_seconds()),
         )
     )
     time.sleep(PG_STATS_SETTLE)
-    return timings, _per_order(before, _snapshot(engine), orders)
+    return timings, _per_order(before, {**_snapshot(engine), "cpu": Counter(cpu_at_end)}, orders)
+
+
+def _without_subscribers(engine: Engine, orders: int, time_limit: float) -> dict:
+    """The same orders placed with nobody following them: what the WebSockets cost, by difference.
+
+    Finished is read from the database, polled every 20 ms, as no stream reports it.
+    """
+
+    async def place() -> list[str]:
+        slots = asyncio.Semaphore(CONNECTIONS)
+        headers = {"Authorization": f"Token {engine.token}"}
+        async with httpx.AsyncClient(base_url=engine.url, headers=headers, timeout=30) as client:
+
+            async def one() -> str:
+                async with slots:
+                    response = await client.post("/api/orders/execute", json=ORDER)
+                response.raise_for_status()
+                return response.json()["orderId"]
+
+            return await asyncio.gather(*(one() for _ in range(orders)))
+
+    before, began = engine.cpu_seconds(), time.monotonic()
+    order_ids = asyncio.run(place())
+    finished = 0
+    with psycopg.connect(engine.database_url, autocommit=True) as conn:
+        while finished < orders and time.monotonic() - began < time_limit:
+            time.sleep(0.02)
+            finished = conn.execute(
+                "SELECT count(*) FROM orders_order WHERE id = ANY(%s) AND status IN ('confirmed', 'failed')",
+                [order_ids],
+            ).fetchone()[0]
+    wall = time.monotonic() - began
+    after = engine.cpu_seconds()
+    cpu = {part: (used - before[part]) * 1000 / orders for part, used in after.most_common()}
+    return {"orders": orders, "finished": finished, "wall": wall, "rate": finished / wall, "cpu_ms": cpu}
+
+
+def _without_subscribers_section(workers: int, run: dict) -> str:
+    cpu = dict(sorted(run["cpu_ms"].items(), key=lambda item: -item[1]))
+    rows = [
+        ("orders placed / finished", f"{run['orders']} / {run['finished']}"),
+        ("wall time, first POST to the last order finished in the database", f"{run['wall']:.1f} s"),
+        ("orders per second", f"{run['rate']:.1f}/s"),
+        (
+            "CPU per order, by process (ms; the client is the benchmark itself)",
+            f"{sum(cpu.values()):.1f}: " + ", ".join(f"{part} {ms:.1f}" for part, ms in cpu.items()),
+        ),
+    ]
+    return "\n\n".join(
+        [
+            f"### Without subscribers ({workers} worker process{'es' if workers > 1 else ''})",
+            f"The same engine right after, the same order placed with up to {CONNECTIONS} POSTs at once, but nobody "
+            "follows the orders on a WebSocket; an order is finished when the database says so (polled every "
+            "20 ms). Not the capacity asked for, which includes delivering the events: the difference is what the "
+            "stream costs.",
+            table(rows),
+        ]
+    )
 
 
 def _profiled_batch(engine: Engine, results: Path, stamp: str) -> dict:
@@ -123,6 +189,7 @@ def _run_section(workers: int, timings: list[OrderTiming], per_order: dict) -> t
     summary = summarize(timings, latency_scale=0, concurrency=workers)
     rate = summary["confirmed"] / summary["wall"] if summary["wall"] else 0.0
     pg, channels, redis_all = per_order["pg"], per_order["channels"], per_order["redis"]
+    cpu = dict(sorted(per_order["cpu_ms"].items(), key=lambda item: -item[1]))
     rows = [
         ("orders placed", str(summary["placed"])),
         (
@@ -143,6 +210,10 @@ def _run_section(workers: int, timings: list[OrderTiming], per_order: dict) -> t
         (
             "rows inserted / updated / fetched per order",
             f"{pg['tup_inserted']:.1f} / {pg['tup_updated']:.1f} / {pg['tup_fetched']:.1f}",
+        ),
+        (
+            "CPU per order, by process (ms; the client is the benchmark itself)",
+            f"{sum(cpu.values()):.1f}: " + ", ".join(f"{part} {ms:.1f}" for part, ms in cpu.items()),
         ),
         ("channel-layer Redis commands per order", f"{sum(channels.values()):.1f} ({_top(channels)})"),
         (
@@ -172,6 +243,10 @@ def run_capacity(args, results: Path) -> Section:
             timings, per_order = _timed_run(engine, args.capacity_orders, args.time_limit)
             text, raw[str(workers)] = _run_section(workers, timings, per_order)
             parts.append(text)
+            if workers == max(args.capacity_workers):
+                print(f"  without subscribers: {args.capacity_orders // 2} orders", flush=True)
+                raw["without_subscribers"] = _without_subscribers(engine, args.capacity_orders // 2, args.time_limit)
+                parts.append(_without_subscribers_section(workers, raw["without_subscribers"]))
             if not args.no_profile and workers == max(args.capacity_workers):
                 print(
                     f"  profiled batch: {PROFILED_ORDERS} orders, statements logged, py-spy on web and worker",

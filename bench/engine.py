@@ -4,11 +4,13 @@ import contextlib
 import os
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.devservers import EmbeddedRedis, free_port
+from bench.probes import cpu_seconds
+from engine.devservers import EmbeddedPostgres, EmbeddedRedis, free_port
 from engine.stack import Stack
 
 # The benchmark's engine gets servers of its own, so none of these may point it elsewhere.
@@ -91,6 +93,14 @@ class Engine:
 
     def pid(self, name: str) -> int:
         return self.stack.processes[name].pid
+
+    def cpu_seconds(self) -> Counter:
+        """CPU seconds used so far by each part of the engine, and by this process, its client."""
+        ports: dict[str, list[int]] = {"postgres": [], "redis": []}
+        for server in self.stack.servers:
+            ports["postgres" if isinstance(server, EmbeddedPostgres) else "redis"].append(server.port)
+        pids = {name: process.pid for name, process in self.stack.processes.items()}
+        return cpu_seconds(pids, ports)
 
 
 @contextlib.contextmanager

@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -44,9 +45,11 @@ async def run_scenario(
     connections: int = CONNECTIONS,
     fetch_events: bool = True,
     in_flight: int | None = None,
+    before_fetch: Callable[[], None] | None = None,
 ) -> list[OrderTiming]:
     """Place `orders` orders `interval` seconds apart (0: all at once) and time each one; with
     `in_flight`, no more than that many orders are placed and not yet finished at any moment.
+    `before_fetch` is called once every order has finished, before their events are fetched.
 
     Orders without a terminal event `time_limit` seconds after the last one was placed are left
     unfinished, so a broken engine ends the scenario instead of hanging it.
@@ -72,6 +75,8 @@ async def run_scenario(
         finally:
             progress.cancel()
         _print_progress(name, timings)
+        if before_fetch is not None:
+            before_fetch()
         if not fetch_events:
             return timings
         # An order whose events did not come back in time is left out of the derived figures.

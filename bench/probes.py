@@ -1,5 +1,6 @@
-"""Counters read from the engine's servers and processes: PostgreSQL, Redis, a process's memory."""
+"""Counters read from the engine's servers and processes: PostgreSQL, Redis, a process's memory and CPU."""
 
+import contextlib
 import re
 from collections import Counter
 from pathlib import Path
@@ -61,3 +62,26 @@ def count_statements(text: str) -> Counter:
         table = TABLE.search(statement) if verb in ("SELECT", "INSERT", "UPDATE", "DELETE", "WITH") else None
         counts[(verb, table.group(1) if table else "")] += 1
     return counts
+
+
+def cpu_seconds(engine_pids: dict[str, int], server_ports: dict[str, list[int]]) -> Counter:
+    """CPU seconds (user + system) used so far, by part: each engine process with its children, each
+    server (found by the loopback port it listens on) with its children, and this process, the client."""
+    import psutil
+
+    def tree(pid: int) -> float:
+        process = psutil.Process(pid)
+        total = 0.0
+        for each in [process, *process.children(recursive=True)]:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                total += sum(each.cpu_times()[:2])
+        return total
+
+    used: Counter = Counter()
+    for name, pid in engine_pids.items():
+        used["web" if name.startswith("web") else name] += tree(pid)
+    listening = {c.laddr.port: c.pid for c in psutil.net_connections("tcp") if c.status == psutil.CONN_LISTEN}
+    for part, ports in server_ports.items():
+        used[part] += sum(tree(listening[port]) for port in ports if listening.get(port))
+    used["client"] += sum(psutil.Process().cpu_times()[:2])
+    return used
