@@ -174,7 +174,7 @@ class Stack:
                     "  Place an order:",
                     f"    curl -s -X POST {base}/api/orders/execute -H 'Authorization: Token {self.token}' "
                     """-H 'Content-Type: application/json' -d '{"tokenIn":"SOL","tokenOut":"USDC","amount":"10"}'""",
-                    f"  Watch it:  .venv/bin/python manage.py watch_order --token {self.token} <orderId>",
+                    f"  Watch it:  .venv/bin/python -m orders.watch --token {self.token} <orderId>",
                     "Press Ctrl-C to stop everything.",
                     "",
                 ]

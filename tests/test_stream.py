@@ -1,10 +1,15 @@
 """The status stream over a real WebSocket, against daphne, a Celery worker, PostgreSQL and Redis."""
 
+import os
+import subprocess
+import sys
 from decimal import Decimal
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+
+from tests.conftest import ROOT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -118,6 +123,18 @@ def test_watch_order_prints_a_readable_timeline(live):
     assert [line.split()[2] for line in lines] == LIFECYCLE
     assert "raydium: " in lines[1] and "meteora: " in lines[1]
     assert "txHash=" in lines[4]
+
+
+def test_the_watch_command_of_the_banner_runs_in_a_terminal_without_the_engines_settings(live):
+    order_id = live.place(tokenIn="SOL", tokenOut="USDC", amount="3")["orderId"]
+    # A user's other terminal: none of the settings the engine runs with, not even its secret key.
+    env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DJANGO_SETTINGS_MODULE", "DEBUG")}
+    command = [sys.executable, "-m", "orders.watch", "--url", live.ws_url, "--token", live.token, order_id]
+
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+
+    assert result.returncode == 0, result.stderr
+    assert [line.split()[2] for line in result.stdout.splitlines()] == LIFECYCLE
 
 
 def test_watch_order_of_an_unknown_order_says_so(live):
