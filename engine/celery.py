@@ -3,7 +3,7 @@
 import os
 
 from celery import Celery
-from celery.signals import setup_logging, task_postrun, task_prerun, worker_init
+from celery.signals import setup_logging, task_postrun, task_prerun, worker_init, worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "engine.settings")
 
@@ -54,3 +54,11 @@ def freeze_before_forking(**kwargs) -> None:
 
     # The task modules are loaded by now; the pool's processes, forked later, inherit the frozen set.
     freeze_startup_objects()
+
+
+@worker_process_init.connect
+def connect_before_the_first_order(**kwargs) -> None:
+    from orders.publisher import publisher_start
+
+    # Each pool process connects its publisher as it starts, not in the middle of its first order.
+    publisher_start()

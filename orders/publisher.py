@@ -18,6 +18,10 @@ logger = logging.getLogger(__name__)
 EVENT_TYPE = "order.event"
 # A publish waits this long for Redis at most; the event is stored, so subscribers replay it anyway.
 PUBLISH_TIMEOUT = 5.0
+# A process getting ready waits this long for the channel layer; past it, the first event connects.
+START_TIMEOUT = 1.0
+# No consumer joins it: a send to it is a round trip to the channel layer's Redis and nothing more.
+START_GROUP = "publisher.start"
 
 _loop: asyncio.AbstractEventLoop | None = None
 _loop_pid = 0
@@ -87,3 +91,21 @@ def publish_order_event(event: OrderEvent) -> None:
             raise
     except Exception:
         logger.exception("could not publish event %s of order %s", event.seq, event.order_id)
+
+
+def publisher_start() -> None:
+    """Start this process's publisher and connect it to the channel layer now, before its first event.
+
+    Otherwise the first event of a process pays for both: tens of milliseconds, over 100 ms when a
+    whole worker pool starts at once and every process does so with its first order. Best effort:
+    with the channel layer away now, the first event connects as it always could.
+    """
+    future = None
+    try:
+        send = get_channel_layer().group_send(START_GROUP, {"type": "publisher.start"})
+        future = asyncio.run_coroutine_threadsafe(send, _publisher_loop())
+        future.result(START_TIMEOUT)
+    except Exception as exc:
+        if future is not None:
+            future.cancel()
+        logger.warning("publisher not connected at start: %s", exc or type(exc).__name__)

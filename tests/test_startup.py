@@ -32,3 +32,32 @@ def test_the_worker_freezes_what_it_loaded_before_its_pool_forks():
     )
 
     assert frozen_after(started) > STARTUP_OBJECTS
+
+
+def pool_process_started(env: dict[str, str]) -> subprocess.CompletedProcess:
+    """What a worker's pool process does as it starts, before its first task; then its threads.
+
+    The process is forked from a worker whose loader has set Django up, as app.loader.init_worker() does here.
+    """
+    script = (
+        "import threading\nfrom engine.celery import app\nfrom celery.signals import worker_process_init\n"
+        "app.loader.init_worker()\nworker_process_init.send(sender=None)\n"
+        "print(sorted(thread.name for thread in threading.enumerate()))"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "engine.settings", **env}
+    return subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True)
+
+
+def test_a_pool_process_connects_its_publisher_before_its_first_order():
+    started = pool_process_started({})
+
+    assert started.returncode == 0, started.stderr
+    assert "'publisher'" in started.stdout
+    assert "publisher not connected" not in started.stderr
+
+
+def test_a_pool_process_starts_all_the_same_when_the_channel_layer_is_away():
+    started = pool_process_started({"CHANNEL_LAYER_URL": "redis://127.0.0.1:1/0"})
+
+    assert started.returncode == 0, started.stderr
+    assert "publisher not connected at start" in started.stderr
