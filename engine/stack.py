@@ -160,6 +160,7 @@ class Stack:
     def banner(self) -> None:
         base = f"http://127.0.0.1:{self.port}"
         flower_login = self.flower_auth.replace(":", " / ", 1)
+        watch_url = "" if self.port == 8000 else f" --url ws://127.0.0.1:{self.port}"
         self.say(
             "\n".join(
                 [
@@ -174,7 +175,7 @@ class Stack:
                     "  Place an order:",
                     f"    curl -s -X POST {base}/api/orders/execute -H 'Authorization: Token {self.token}' "
                     """-H 'Content-Type: application/json' -d '{"tokenIn":"SOL","tokenOut":"USDC","amount":"10"}'""",
-                    f"  Watch it:  .venv/bin/python -m orders.watch --token {self.token} <orderId>",
+                    f"  Watch it:  .venv/bin/python -m orders.watch{watch_url} --token {self.token} <orderId>",
                     "Press Ctrl-C to stop everything.",
                     "",
                 ]

@@ -108,6 +108,7 @@ def test_make_run_serves_an_order_to_confirmation_and_stops_everything_on_ctrl_c
         f"curl -s -X POST http://127.0.0.1:{launch.port}/api/orders/execute -H 'Authorization: Token {token}'" in banner
     )
     assert "login admin / admin" in banner
+    assert f"-m orders.watch --url ws://127.0.0.1:{launch.port} --token {token} <orderId>" in banner
     assert http.get("/admin/login/").status_code == 200
     assert http.get("/api/docs/").status_code == 200
     assert httpx.get(f"{flower}/", timeout=10).status_code == 401
