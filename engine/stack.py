@@ -24,6 +24,7 @@ from engine.devservers import EmbeddedPostgres, EmbeddedRedis
 
 ROOT = Path(__file__).resolve().parent.parent
 STOP_SECONDS = 60
+WORKER_READY_LOGGER = "celery.apps.worker"
 COLORS = ["\033[36m", "\033[33m", "\033[35m", "\033[32m", "\033[34m"]
 RESET = "\033[0m"
 
@@ -53,6 +54,7 @@ class Stack:
         self.servers: list = []
         self.processes: dict[str, subprocess.Popen] = {}
         self.stopping = threading.Event()
+        self.worker_ready = threading.Event()
         # Children's output goes to the terminal, prefixed by name, or to a file when given one.
         self.out = open(log_path, "a") if log_path else sys.stdout  # noqa: SIM115
         self.color = self.out.isatty()
@@ -113,11 +115,15 @@ class Stack:
         self.processes[name] = process
         color = COLORS[len(self.processes) % len(COLORS)] if self.color else ""
         prefix = f"{color}{name:<7}|{RESET if color else ''} "
-        threading.Thread(target=self._relay, args=(process, prefix), daemon=True).start()
+        threading.Thread(target=self._relay, args=(name, process, prefix), daemon=True).start()
 
-    def _relay(self, process: subprocess.Popen, prefix: str) -> None:
+    def _relay(self, name: str, process: subprocess.Popen, prefix: str) -> None:
         for line in iter(process.stdout.readline, b""):
-            self.out.write(prefix + line.decode(errors="replace"))
+            text = line.decode(errors="replace")
+            # Celery's own word that the worker consumes: "<node> ready.", logged by celery.apps.worker.
+            if name == "worker" and WORKER_READY_LOGGER in text and " ready." in text:
+                self.worker_ready.set()
+            self.out.write(prefix + text)
             self.out.flush()
 
     def listen(self) -> int:
@@ -151,6 +157,12 @@ class Stack:
                     if time.monotonic() > deadline:
                         raise RuntimeError(f"{url} did not answer within 60 s") from None
                     time.sleep(0.2)
+        # An order placed before the worker consumes waits for it: ready means ready to execute too.
+        deadline = time.monotonic() + 60
+        while "worker" in self.processes and not self.worker_ready.wait(0.2):
+            self.check_children()
+            if time.monotonic() > deadline:
+                raise RuntimeError("the worker did not say it was ready within 60 s")
 
     def check_children(self) -> None:
         for name, process in self.processes.items():

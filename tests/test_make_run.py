@@ -86,6 +86,10 @@ def launch(tmp_path):
 def test_make_run_serves_an_order_to_confirmation_and_stops_everything_on_ctrl_c(launch):
     launcher = launch()
     banner = "".join(launcher.output)
+    # Ready means the worker consumes too: its own ready line comes before the banner's.
+    lines = launcher.output
+    worker_ready = next(i for i, line in enumerate(lines) if "celery.apps.worker" in line and " ready." in line)
+    assert worker_ready < next(i for i, line in enumerate(lines) if "engine is ready" in line)
     token = re.search(r"Demo account token +(\w+)", banner).group(1)
     http = httpx.Client(
         base_url=f"http://127.0.0.1:{launch.port}", headers={"Authorization": f"Token {token}"}, timeout=10
