@@ -80,7 +80,13 @@ def launch(tmp_path):
     yield start
     for launcher in launchers:
         if launcher.popen.poll() is None:
-            launcher.popen.kill()
+            # A test that failed midway still stops its engine in order: a kill would leave the
+            # embedded PostgreSQL and Redis, which the launcher stops last, running.
+            launcher.popen.send_signal(signal.SIGINT)
+            try:
+                launcher.popen.wait(90)
+            except subprocess.TimeoutExpired:
+                launcher.popen.kill()
 
 
 def test_make_run_serves_an_order_to_confirmation_and_stops_everything_on_ctrl_c(launch):
