@@ -50,7 +50,7 @@ def _per_order(before: dict, after: dict, orders: int) -> dict:
         "pg": {name: (after["pg"][name] - before["pg"][name]) / orders for name in PG_COUNTERS},
         "redis": {name: calls / orders for name, calls in redis_delta("redis").most_common()},
         "channels": {name: calls / orders for name, calls in redis_delta("channels").most_common()},
-        "cpu_ms": {part: (used - before["cpu"][part]) * 1000 / orders for part, used in after["cpu"].most_common()},
+        "cpu_ms": _cpu_ms(before["cpu"], after["cpu"], orders),
     }
 
 
@@ -75,6 +75,18 @@ def _timed_run(engine: Engine, orders: int, time_limit: float) -> tuple[list[Ord
     )
     time.sleep(PG_STATS_SETTLE)
     return timings, _per_order(before, {**_snapshot(engine), "cpu": Counter(cpu_at_end)}, orders)
+
+
+def _cpu_ms(before: Counter, after: Counter, orders: int) -> dict[str, float]:
+    return {part: (used - before[part]) * 1000 / orders for part, used in after.items()}
+
+
+def _cpu_row(cpu_ms: dict[str, float]) -> tuple[str, str]:
+    parts = sorted(cpu_ms.items(), key=lambda item: -item[1])
+    return (
+        "CPU per order, by process (ms; the client is the benchmark itself)",
+        f"{sum(cpu_ms.values()):.1f}: " + ", ".join(f"{part} {ms:.1f}" for part, ms in parts),
+    )
 
 
 def _without_subscribers(engine: Engine, orders: int, time_limit: float) -> dict:
@@ -108,20 +120,16 @@ def _without_subscribers(engine: Engine, orders: int, time_limit: float) -> dict
             ).fetchone()[0]
     wall = time.monotonic() - began
     after = engine.cpu_seconds()
-    cpu = {part: (used - before[part]) * 1000 / orders for part, used in after.most_common()}
+    cpu = _cpu_ms(before, after, orders)
     return {"orders": orders, "finished": finished, "wall": wall, "rate": finished / wall, "cpu_ms": cpu}
 
 
 def _without_subscribers_section(workers: int, run: dict) -> str:
-    cpu = dict(sorted(run["cpu_ms"].items(), key=lambda item: -item[1]))
     rows = [
         ("orders placed / finished", f"{run['orders']} / {run['finished']}"),
         ("wall time, first POST to the last order finished in the database", f"{run['wall']:.1f} s"),
         ("orders per second", f"{run['rate']:.1f}/s"),
-        (
-            "CPU per order, by process (ms; the client is the benchmark itself)",
-            f"{sum(cpu.values()):.1f}: " + ", ".join(f"{part} {ms:.1f}" for part, ms in cpu.items()),
-        ),
+        _cpu_row(run["cpu_ms"]),
     ]
     return "\n\n".join(
         [
@@ -189,7 +197,6 @@ def _run_section(workers: int, timings: list[OrderTiming], per_order: dict) -> t
     summary = summarize(timings, latency_scale=0, concurrency=workers)
     rate = summary["confirmed"] / summary["wall"] if summary["wall"] else 0.0
     pg, channels, redis_all = per_order["pg"], per_order["channels"], per_order["redis"]
-    cpu = dict(sorted(per_order["cpu_ms"].items(), key=lambda item: -item[1]))
     rows = [
         ("orders placed", str(summary["placed"])),
         (
@@ -211,10 +218,7 @@ def _run_section(workers: int, timings: list[OrderTiming], per_order: dict) -> t
             "rows inserted / updated / fetched per order",
             f"{pg['tup_inserted']:.1f} / {pg['tup_updated']:.1f} / {pg['tup_fetched']:.1f}",
         ),
-        (
-            "CPU per order, by process (ms; the client is the benchmark itself)",
-            f"{sum(cpu.values()):.1f}: " + ", ".join(f"{part} {ms:.1f}" for part, ms in cpu.items()),
-        ),
+        _cpu_row(per_order["cpu_ms"]),
         ("channel-layer Redis commands per order", f"{sum(channels.values()):.1f} ({_top(channels)})"),
         (
             "other Redis commands per order (broker, cache, metrics, ledger)",
