@@ -36,8 +36,6 @@ class ThreadedWsgi:
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="http")
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
-        if scope["type"] == "lifespan":
-            return
         # Refused before a byte of the body is read when its declared length is already too much.
         declared = dict(scope["headers"]).get(b"content-length", b"0")
         if not declared.isdigit() or int(declared) > self.max_body_bytes:
