@@ -3,7 +3,14 @@
 import os
 
 from celery import Celery
-from celery.signals import setup_logging, task_postrun, task_prerun, worker_init, worker_process_init
+from celery.signals import (
+    setup_logging,
+    task_postrun,
+    task_prerun,
+    worker_init,
+    worker_process_init,
+    worker_process_shutdown,
+)
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "engine.settings")
 
@@ -35,6 +42,16 @@ def forget_order(**kwargs) -> None:
     from engine.logs import current_order_id
 
     current_order_id.set(None)
+
+
+@task_postrun.connect
+@worker_process_shutdown.connect
+def finish_side_effects(**kwargs) -> None:
+    from orders.background import wait_for_background
+
+    # A task's events and metrics go out on the process's background thread while it goes on; it
+    # ends only once they are out, so a finished task has published everything it moved.
+    wait_for_background()
 
 
 @task_prerun.connect

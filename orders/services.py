@@ -15,6 +15,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from orders import metrics
+from orders.background import run_in_background
 from orders.exceptions import AttemptTaken, InvalidTransition, NotCancellable, TooManyOpenOrders
 from orders.models import Order, OrderEvent, OrderType
 from orders.publisher import publish_order_event
@@ -78,7 +79,7 @@ def order_create(
         raise TooManyOpenOrders(limit)
     logger.info("order placed: %s %s %s -> %s", type, amount, token_in, token_out, extra={"order_id": order.id})
     if type in (OrderType.LIMIT, OrderType.SNIPER):
-        after_commit(publish_order_event, event)
+        after_commit(publish_order_event, event, background=True)
         data: dict[str, Any] = {"expires_at": expires_at.isoformat()}
         if type == OrderType.LIMIT:
             data["limit_price"] = plain(limit_price)
@@ -93,15 +94,22 @@ def order_create(
     # first, so the worker starts while `pending` is being published; a subscriber that gets
     # `routing` before `pending` fills the gap from the database (OrderStreamConsumer).
     after_commit(execute_order_task.delay, str(order.id))
-    after_commit(publish_order_event, event)
+    after_commit(publish_order_event, event, background=True)
     return order
 
 
-def after_commit(func: Callable[..., Any], *args: Any) -> None:
-    """Call func(*args) once the transaction commits; an error there is logged, never raised."""
+def after_commit(func: Callable[..., Any], *args: Any, background: bool = False) -> None:
+    """Call func(*args) once the transaction commits; an error there is logged, never raised.
+
+    `background`: on the process's background thread, in order with the other side effects handed
+    over there (orders.background), so that the caller goes on meanwhile.
+    """
 
     def call() -> None:
-        func(*args)
+        if background:
+            run_in_background(func, *args)
+        else:
+            func(*args)
 
     # Django's log line for a failed callback names it by __qualname__.
     call.__qualname__ = getattr(func, "__qualname__", None) or getattr(getattr(func, "func", None), "__qualname__", "")
@@ -191,7 +199,7 @@ def _move(
     order_id = UUID(str(order_id))
     event = OrderEvent(id=event_id, order_id=order_id, seq=seq, status=to, data=data, created_at=now)
     logger.info("order moved to %s (seq %d)", to, seq, extra={"order_id": order_id})
-    after_commit(publish_order_event, event)
+    after_commit(publish_order_event, event, background=True)
     after_commit(
         partial(
             metrics.record_transition,
@@ -200,7 +208,8 @@ def _move(
             to=to,
             seconds_in_left=(now - entered).total_seconds() if entered else 0.0,
             e2e_seconds=(now - created_at).total_seconds() if to in TERMINAL else None,
-        )
+        ),
+        background=True,
     )
     return event
 

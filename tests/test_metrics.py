@@ -5,6 +5,7 @@ import re
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from orders.background import wait_for_background
 from orders.execution import order_execute
 from orders.services import order_fail
 from orders.states import Status
@@ -38,6 +39,8 @@ def test_counters_move_when_an_order_confirms_and_when_one_fails(client, venues,
     with django_capture_on_commit_callbacks(execute=True):
         order_execute(order_id=confirmed.id)
         order_fail(order_id=failed.id, error="venue down", attempts=3)
+    # Counted on the background thread after commit, as a task waits for before it ends.
+    assert wait_for_background(5)
     after = scrape(client)
 
     assert finished(after, "confirmed") == finished(before, "confirmed") + 1
