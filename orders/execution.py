@@ -28,6 +28,7 @@ from orders.quoting import routing_data
 from orders.selectors import order_get
 from orders.services import (
     order_begin_attempt,
+    order_begin_first_attempt,
     order_fail,
     order_postpone,
     order_record_failure,
@@ -60,10 +61,13 @@ def order_execute(*, order_id: UUID | str) -> float | None:
     Venue calls happen outside any transaction, so no row lock is held while one is in flight.
     Raises AttemptTaken or InvalidTransition when another delivery of the order got ahead.
     """
+    router = get_router()
+    order = order_begin_first_attempt(order_id=order_id)
+    if order is not None:
+        return _run_attempt(order, router, 1)
     order = order_get(order_id=order_id)
     if order.status in TERMINAL or (order.status == Status.WAITING and order.triggered_at is None):
         return None
-    router = get_router()
     try:
         if _settle_sent(order, router):
             return None
@@ -77,6 +81,11 @@ def order_execute(*, order_id: UUID | str) -> float | None:
 
     attempt = order.attempts + 1
     order_begin_attempt(order_id=order.id, attempt=attempt)
+    return _run_attempt(order, router, attempt)
+
+
+def _run_attempt(order: Order, router: Router, attempt: int) -> float | None:
+    """Run counted attempt `attempt`; returns the seconds after which to try again, if any."""
     try:
         _attempt(order, router, attempt)
     except LimitNotReached:

@@ -264,6 +264,23 @@ def order_begin_attempt(*, order_id: UUID | str, attempt: int) -> None:
         raise AttemptTaken(order_id=order_id, attempt=attempt)
 
 
+def order_begin_first_attempt(*, order_id: UUID | str) -> Order | None:
+    """Count the first attempt of a pending order never tried before, and return the order as counted;
+    None for any other order, which order_begin_attempt takes after a look at the chain.
+
+    One statement, where the general path reads the order, asks the chain, then counts: an order
+    with no attempt counted has sent nothing, as a transaction is only ever sent within a counted
+    attempt, so there is nothing to settle first.
+    """
+    quote, meta = connection.ops.quote_name, Order._meta
+    sql = (
+        f"UPDATE {quote(meta.db_table)} SET attempts = 1, next_check_at = %s, updated_at = %s "
+        "WHERE id = %s AND status = %s AND attempts = 0 RETURNING *"
+    )
+    params = [stall_deadline(), timezone.now(), meta.pk.get_db_prep_value(order_id, connection), str(Status.PENDING)]
+    return next(iter(Order.objects.raw(sql, params)), None)
+
+
 @transaction.atomic
 def order_untrigger(*, order_id: UUID | str, attempt: int) -> None:
     """Send a triggered limit order back to waiting; the attempt it began does not count."""

@@ -3,12 +3,14 @@
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from dex.ledger import swaps_for
 from orders.execution import order_execute, retry_countdown
 from orders.models import Order
 from orders.publisher import event_message
-from orders.services import order_create, order_fail, order_record_failure
+from orders.services import order_begin_first_attempt, order_create, order_fail, order_record_failure
 from orders.states import Status
 from tests.factories import AccountFactory, OrderFactory
 
@@ -42,6 +44,52 @@ def test_execute_moves_an_order_through_every_status_and_records_the_swap(
     assert order.executed_price == swap.price
     assert order.attempts == 1
     assert [c.__qualname__ for c in callbacks].count("publish_order_event") == 4
+
+
+def test_a_fresh_orders_first_attempt_is_counted_in_the_statement_that_reads_it(instant_venues):
+    order = OrderFactory(last_seq=1)
+
+    with CaptureQueriesContext(connection) as queries:
+        order_execute(order_id=order.id)
+
+    # Counting the attempt, then the four moves: no separate read of the order.
+    assert len(queries) == 5
+    assert queries[0]["sql"].startswith('UPDATE "orders_order" SET attempts = 1')
+    assert Order.objects.get(pk=order.id).attempts == 1
+
+
+def test_the_first_attempt_path_returns_the_whole_order_as_counted():
+    order = OrderFactory(last_seq=1, amount=Decimal("12.5"), slippage_bps=75)
+
+    counted = order_begin_first_attempt(order_id=order.id)
+
+    assert (counted.pk, counted.attempts, counted.status) == (order.pk, 1, Status.PENDING)
+    assert (counted.amount, counted.slippage_bps, counted.token_in) == (Decimal("12.5"), 75, order.token_in)
+    assert counted.next_check_at is not None and counted.updated_at > order.updated_at
+    assert counted.route == order.route and counted.failures == order.failures
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{"attempts": 1}, {"status": Status.ROUTING}, {"status": Status.CANCELLED}, {"status": Status.WAITING}],
+    ids=["tried before", "routing", "cancelled", "waiting"],
+)
+def test_the_first_attempt_path_leaves_any_other_order_to_the_general_one(fields):
+    order = OrderFactory(last_seq=1, **fields)
+
+    assert order_begin_first_attempt(order_id=order.id) is None
+    assert Order.objects.get(pk=order.id).attempts == order.attempts
+
+
+def test_an_order_tried_before_takes_its_next_attempt_by_the_general_path(instant_venues):
+    order = OrderFactory(last_seq=1, attempts=1, last_error="venue down")
+
+    order_execute(order_id=order.id)
+
+    order.refresh_from_db()
+    routing = order.events.get(status=Status.ROUTING)
+    assert (order.status, order.attempts) == (Status.CONFIRMED, 2)
+    assert (routing.data["attempt"], routing.data["last_error"]) == (2, "venue down")
 
 
 def test_execute_leaves_a_finished_order_alone(instant_venues, django_capture_on_commit_callbacks):
