@@ -9,7 +9,7 @@ from bench.load import OrderTiming
 
 QUOTE_SECONDS = 0.2  # both venues are asked at once, so one quote's time
 SWAP_SECONDS = 2.5  # the middle of the seed's 2-3 s
-DERIVED = ("latency", "post", "queue_wait", "execution", "swap", "delivery", "venue", "overhead")
+DERIVED = ("latency", "post", "queue_wait", "execution", "swap", "delivery", "venue", "overhead", "engine_overhead")
 
 
 @dataclass
@@ -86,6 +86,8 @@ def order_figures(timing: OrderTiming, *, latency_scale: float) -> dict | None:
         "delivery": timing.terminal_at - last["confirmed"],
         "venue": venue,
         "overhead": latency - venue,
+        # As the engine itself records an order: from its stored `pending` event to its terminal one.
+        "engine_overhead": last["confirmed"] - first["pending"] - venue,
         "venue_recorded": bool(recorded),
     }
 

@@ -24,7 +24,7 @@ def _rate_section(rate: float, duration: float, summary: dict, timings: list[Ord
     # Below the workers' capacity an engine can finish no more than it is given.
     expected = min(rate, bound) if bound else rate
     throughput = summary["completion_rate"]
-    overhead_p99 = percentile(summary["overhead"], 99) if summary["overhead"] else None
+    overhead_p99 = percentile(summary["engine_overhead"], 99) if summary["engine_overhead"] else None
     latency_p99 = percentile(summary["latency"], 99) if summary["latency"] else None
     measured_venue = summary["measured_venue"]
     rows = [
@@ -62,10 +62,14 @@ def _rate_section(rate: float, duration: float, summary: dict, timings: list[Ord
         rows.append(("end-to-end latency p50 / p99 / max", spread(summary["latency"])))
     rows += [
         (
-            "engine overhead (end-to-end - venue time) p50 / p99 / max",
-            spread(summary["overhead"], unit="ms", scale=1000),
+            "engine overhead as the engine records it (terminal event - `pending` event - venue time) p50 / p99 / max",
+            spread(summary["engine_overhead"], unit="ms", scale=1000),
             f"p99 <= {OVERHEAD_P99 * 1000:.0f} ms",
             overhead_p99 is not None and overhead_p99 <= OVERHEAD_P99,
+        ),
+        (
+            "engine overhead as the client sees it (end-to-end - venue time) p50 / p99 / max",
+            spread(summary["overhead"], unit="ms", scale=1000),
         ),
         ("of it: queue wait p50 / p99 / max", spread(summary["queue_wait"], unit="ms", scale=1000)),
         ("of it: POST round trip p50 / p99 / max", spread(summary["post"], unit="ms", scale=1000)),
@@ -127,9 +131,11 @@ def run_steady(args, report_dir: Path) -> Section:
         "- bound = min(offered rate, concurrency x 60 / configured mean venue time); an engine cannot finish more "
         "than it is given, nor more than its worker slots can take through the venues",
         "- end-to-end latency = terminal event received over the WebSocket - POST sent",
-        "- engine overhead = end-to-end latency - venue time: the POST up to the stored `pending` event, the wait "
-        "in the queue (also for a free worker slot), the database moves between the venue calls, publishing and "
-        "delivery",
+        "- engine overhead as the engine records it = the order's terminal event - its `pending` event - venue "
+        "time, all three recorded by the engine: the issue defines the overhead from what the worker records. It "
+        "holds the wait in the queue (also for a free worker slot) and the database moves between the venue calls",
+        "- engine overhead as the client sees it = end-to-end latency - venue time: the same, plus the POST up to "
+        "the stored `pending` event and the delivery of the terminal event over the WebSocket",
         "- queue wait = first `routing` event - 0.2 s x latency scale - `pending` event",
         "- stream delivery = terminal event received - `confirmed` event's timestamp",
     ]
