@@ -5,12 +5,13 @@ from collections import deque
 from urllib.parse import parse_qs
 from uuid import UUID
 
-from asgiref.sync import sync_to_async
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from orders import metrics
+from orders.background import run_in_background
 from orders.publisher import event_message, order_group
 from orders.selectors import order_events_after, order_exists, order_get
 from orders.states import TERMINAL
@@ -60,16 +61,27 @@ def _events_after(order_id: UUID, after: int) -> list[dict]:
     return [event_message(event) for event in order_events_after(order_id=order_id, after=after)]
 
 
-async def _count_subscriber(amount: int) -> None:
-    # Not on the one thread that database_sync_to_async shares across consumers: the Redis client
-    # is thread-safe, and a count need not wait behind other sockets' queries.
-    await sync_to_async(metrics.count, thread_sensitive=False)("websocket_subscribers", amount=amount)
+def _count_subscriber(amount: int) -> None:
+    # Counted on the background thread: a socket need not wait for Redis to count itself.
+    run_in_background(metrics.count, "websocket_subscribers", "", amount)
 
 
 class OrderStreamConsumer(AsyncJsonWebsocketConsumer):
     order_id: UUID | None = None
     last_seq = 0
     finished = False
+
+    async def dispatch(self, message: dict) -> None:
+        """Channels' dispatch, without its close_old_connections around every message.
+
+        That is a hop to the one thread sync_to_async shares, for each message of each socket: every
+        live event of every subscriber queued behind all the others there. This consumer reaches the
+        database only through _in_thread_pool, which closes stale connections around each look-up.
+        """
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def connect(self) -> None:
         # When the latest messages of the client arrived, as many as make one over the budget.
@@ -98,7 +110,7 @@ class OrderStreamConsumer(AsyncJsonWebsocketConsumer):
         self.last_seq = int(after)
         await self.channel_layer.group_add(order_group(order_id), self.channel_name)
         await self.accept(self.subprotocol)
-        await _count_subscriber(1)
+        _count_subscriber(1)
         # The status is read before the events: an order finished by then has its terminal event
         # among them, and any event committed after the read arrives live.
         events, finished = await _history(order_id, self.last_seq)
@@ -112,7 +124,7 @@ class OrderStreamConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if self.order_id is not None:
             await self.channel_layer.group_discard(order_group(self.order_id), self.channel_name)
-            await _count_subscriber(-1)
+            _count_subscriber(-1)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
         """The stream is one-way: what a client sends is not parsed, only measured and counted."""

@@ -74,3 +74,23 @@ async def test_what_a_client_sends_is_ignored():
 
     assert await communicator.receive_nothing(timeout=0.2)
     await communicator.disconnect()
+
+
+async def test_live_events_reach_a_subscriber_without_a_hop_to_the_shared_sync_thread(monkeypatch):
+    hops = []
+
+    async def counted():
+        hops.append(1)
+
+    # Channels' own dispatch closes old connections on the one thread sync_to_async shares, per message.
+    monkeypatch.setattr("channels.consumer.aclose_old_connections", counted)
+    order = await _order_with_events(Status.PENDING)
+    communicator = await _subscriber(order, f"/ws/orders/{order.id}/")
+    await communicator.connect()
+    assert (await communicator.receive_json_from())["seq"] == 1
+
+    await database_sync_to_async(order_transition)(order_id=order.id, expected=Status.PENDING, to=Status.ROUTING)
+    assert (await communicator.receive_json_from(timeout=5))["seq"] == 2
+    await communicator.disconnect()
+
+    assert hops == []
