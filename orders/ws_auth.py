@@ -29,12 +29,16 @@ def token_key(scope) -> str | None:
     return parse_qs(scope["query_string"].decode("latin-1")).get("token", [None])[0]
 
 
-@database_sync_to_async
-def account_for(key: str | None):
+def _account_for(key: str | None):
     if not key:
         return AnonymousUser()
     token = Token.objects.select_related("user").filter(key=key).first()
     return token.user if token and token.user.is_active else AnonymousUser()
+
+
+# On the loop's thread pool, not on the one thread database_sync_to_async shares by default: a burst
+# of connecting subscribers then looks their tokens up in parallel.
+account_for = database_sync_to_async(_account_for, thread_sensitive=False)
 
 
 class TokenAuthMiddleware(BaseMiddleware):
