@@ -1,5 +1,7 @@
 """The order status stream: every stored event, then the live ones, each once and in order."""
 
+import asyncio
+import contextlib
 import time
 from collections import deque
 from urllib.parse import parse_qs
@@ -7,12 +9,15 @@ from uuid import UUID
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.utils import await_many_dispatch
 from django.conf import settings
 
 from orders import metrics
 from orders.background import run_in_background
-from orders.publisher import event_message, order_group
+from orders.fanout import order_event_hub
+from orders.publisher import event_message
 from orders.selectors import order_events_after, order_exists, order_get
 from orders.states import TERMINAL
 from orders.ws_auth import offered_subprotocol
@@ -71,6 +76,15 @@ class OrderStreamConsumer(AsyncJsonWebsocketConsumer):
     last_seq = 0
     finished = False
 
+    async def __call__(self, scope, receive, send) -> None:
+        """AsyncConsumer's, with the live events from the process's hub (orders.fanout) rather than from
+        a channel of the socket's own: the messages of the client and of the hub, one at a time."""
+        self.scope = scope
+        self.base_send = send
+        self.inbox: asyncio.Queue = asyncio.Queue()
+        with contextlib.suppress(StopConsumer):
+            await await_many_dispatch([receive, self.inbox.get], self.dispatch)
+
     async def dispatch(self, message: dict) -> None:
         """Channels' dispatch, without its close_old_connections around every message.
 
@@ -108,7 +122,7 @@ class OrderStreamConsumer(AsyncJsonWebsocketConsumer):
         # live or from the database, and the seq check drops whichever copy comes second.
         self.order_id = order_id
         self.last_seq = int(after)
-        await self.channel_layer.group_add(order_group(order_id), self.channel_name)
+        await order_event_hub().subscribe(str(order_id), self)
         await self.accept(self.subprotocol)
         _count_subscriber(1)
         # The status is read before the events: an order finished by then has its terminal event
@@ -123,7 +137,7 @@ class OrderStreamConsumer(AsyncJsonWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         if self.order_id is not None:
-            await self.channel_layer.group_discard(order_group(self.order_id), self.channel_name)
+            await order_event_hub().unsubscribe(str(self.order_id), self)
             _count_subscriber(-1)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
@@ -151,6 +165,10 @@ class OrderStreamConsumer(AsyncJsonWebsocketConsumer):
             await self._replay()
         else:
             await self._send_event(event, message.get("text"))
+
+    async def order_replay(self, message: dict) -> None:
+        """The hub lost the channel layer for a while: what was published meanwhile is in the database."""
+        await self._replay()
 
     async def _replay(self) -> None:
         for event in await _events_after(self.order_id, self.last_seq):

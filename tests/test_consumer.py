@@ -6,6 +6,7 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 
 from engine.asgi import application
+from orders.fanout import REPLAY_TYPE, order_event_hub
 from orders.publisher import EVENT_TYPE, event_message, order_group
 from orders.services import order_transition
 from orders.states import Status
@@ -94,3 +95,19 @@ async def test_live_events_reach_a_subscriber_without_a_hop_to_the_shared_sync_t
     await communicator.disconnect()
 
     assert hops == []
+
+
+async def test_a_replay_from_the_hub_sends_the_stored_events_the_subscriber_missed():
+    order = await _order_with_events(Status.PENDING)
+    communicator = await _subscriber(order, f"/ws/orders/{order.id}/")
+    await communicator.connect()
+    assert (await communicator.receive_json_from())["seq"] == 1
+    await _append_silently(order, 2, Status.ROUTING)
+    await _append_silently(order, 3, Status.BUILDING)
+
+    # What the hub does once it has the channel layer back after losing it.
+    for subscriber in order_event_hub().orders[str(order.id)].subscribers:
+        subscriber.inbox.put_nowait({"type": REPLAY_TYPE})
+
+    assert [(await communicator.receive_json_from(timeout=5))["seq"] for _ in range(2)] == [2, 3]
+    await communicator.disconnect()
