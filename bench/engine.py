@@ -38,15 +38,14 @@ def _tail(path: Path, lines: int = 30) -> str:
 
 
 class BenchStack(Stack):
-    """The `make run` stack, with the channel layer on a Redis of its own and the worker optionally held back.
+    """The `make run` stack, with the channel layer on a Redis of its own.
 
     A Redis that carries nothing but the channel layer makes its command counts the channel layer's round
-    trips; holding the worker back lets subscribers connect before an order moves.
+    trips.
     """
 
-    def __init__(self, *, log_path: Path, start_worker: bool) -> None:
+    def __init__(self, *, log_path: Path) -> None:
         super().__init__(log_path=log_path)
-        self.start_worker_now = start_worker
         self.channel_redis: EmbeddedRedis | None = None
 
     def start_servers(self) -> None:
@@ -54,17 +53,6 @@ class BenchStack(Stack):
         self.channel_redis = EmbeddedRedis(self.data_dir / "channels", free_port(), durable=False).start()
         self.servers.append(self.channel_redis)
         self.env["CHANNEL_LAYER_URL"] = self.channel_redis.url
-
-    def spawn(self, name: str, command: list[str], **options) -> None:
-        if name == "worker" and not self.start_worker_now:
-            self.held_worker = command
-            return
-        super().spawn(name, command, **options)
-
-    def start_worker(self) -> None:
-        """Start the worker held back at start-up."""
-        self.start_worker_now = True
-        self.spawn("worker", self.held_worker)
 
 
 @dataclass
@@ -108,7 +96,6 @@ def own_engine(
     *,
     latency_scale: float,
     concurrency: int,
-    start_worker: bool = True,
     quiet: bool = False,
     web_processes: int | None = None,
 ) -> Iterator[Engine]:
@@ -139,7 +126,7 @@ def own_engine(
             env["WEB_PROCESSES"] = str(web_processes)
         log = Path(tmp) / "engine.log"
         with _environ(env):
-            stack = BenchStack(log_path=log, start_worker=start_worker)
+            stack = BenchStack(log_path=log)
         if not quiet:
             print(
                 f"starting an engine on 127.0.0.1:{port}: {stack.web_processes} web processes, worker concurrency "

@@ -8,10 +8,11 @@ from collections import defaultdict
 from datetime import datetime
 
 import httpx
+from celery import Celery
 from websockets.asyncio.client import connect
 
 from bench.engine import Engine, own_engine
-from bench.load import ORDER, TERMINAL
+from bench.load import ORDER, TERMINAL, warm_up
 from bench.probes import rss_bytes
 from bench.report import Section, percentile, spread, table
 
@@ -28,6 +29,15 @@ async def _loop_lag(lags: list[float]) -> None:
         due = loop.time() + LAG_TICK
         await asyncio.sleep(LAG_TICK)
         lags.append(loop.time() - due)
+
+
+def _consume(engine: Engine, *, on: bool) -> None:
+    """Have the engine's running worker stop or resume taking orders from its queue (Celery's remote control),
+    so that it is warm, not starting, when the measured events come."""
+    app = Celery(broker=engine.redis_url)
+    control = app.control.add_consumer if on else app.control.cancel_consumer
+    if not control("celery", reply=True, timeout=10):
+        raise RuntimeError(f"the worker did not answer {'add' if on else 'cancel'}_consumer")
 
 
 class Subscribers:
@@ -95,8 +105,8 @@ async def _measure(engine: Engine, orders: int, per_order: int, time_limit: floa
     started = time.time()
     lags: list[float] = []
     lag = asyncio.create_task(_loop_lag(lags))
-    engine.stack.start_worker()
-    print("  worker started; waiting for every order's terminal event", flush=True)
+    await asyncio.to_thread(_consume, engine, on=True)
+    print("  the worker takes orders again; waiting for every order's terminal event", flush=True)
     _, pending = await asyncio.wait(tasks, timeout=time_limit)
     lag.cancel()
     for task in pending:
@@ -117,23 +127,34 @@ async def _measure(engine: Engine, orders: int, per_order: int, time_limit: floa
         "complete_events": len(complete),
         # The time to reach all of an event's subscribers, and each single delivery.
         "to_all": [max(times) - book.stamps[key] for key, times in complete.items()],
+        "first_batch": _first_batch(complete, book.stamps, engine.concurrency),
         "deliveries": [arrived - book.stamps[key] for key, times in live.items() for arrived in times],
         "client_lag": lags,
     }
+
+
+def _first_batch(complete: dict, stamps: dict, concurrency: int) -> list[bool]:
+    """Per event of `complete`, in its order: whether it is a routing, building or submitted event of the
+    first `concurrency` orders, which the worker's pool processes all take, and so move, at the same moment."""
+    routed = sorted((stamps[key], key[0]) for key in complete if key[1] == 2)
+    first = {order_id for _, order_id in routed[:concurrency]}
+    return [order_id in first and seq in (2, 3, 4) for order_id, seq in complete]
 
 
 def run_subscribers(args) -> Section:
     orders, per_order = args.subscribed_orders, max(1, args.subscribers // args.subscribed_orders)
     print(f"Subscribers: {orders} orders x {per_order} subscribers, one daphne process", flush=True)
     # The figure asked for is per daphne process, so this engine has one.
-    with own_engine(
-        latency_scale=args.latency_scale, concurrency=args.concurrency, start_worker=False, web_processes=1
-    ) as engine:
+    with own_engine(latency_scale=args.latency_scale, concurrency=args.concurrency, web_processes=1) as engine:
+        warm_up(engine.url, token=engine.token, orders=2 * args.concurrency)
+        _consume(engine, on=False)
         figures = asyncio.run(_measure(engine, orders, per_order, args.time_limit))
     connections = figures["connected"]
     per_connection = (figures["rss_after"] - figures["rss_before"]) / connections if connections else 0
     to_all = figures["to_all"]
     p99 = percentile(to_all, 99) if to_all else None
+    batch = [time for time, first in zip(to_all, figures["first_batch"], strict=True) if first]
+    rest = [time for time, first in zip(to_all, figures["first_batch"], strict=True) if not first]
     rows = [
         ("subscribers connected / failed", f"{connections} / {figures['failed']} ({orders} orders x {per_order})"),
         ("time to connect them all", f"{figures['connect_seconds']:.1f} s ({HANDSHAKES} handshakes at a time)"),
@@ -154,6 +175,15 @@ def run_subscribers(args) -> Section:
             f"p99 <= {FANOUT_P99 * 1000:.0f} ms",
             p99 is not None and p99 <= FANOUT_P99,
         ),
+        (
+            f"of it: the first {args.concurrency} orders' routing, building and submitted events, moved at once "
+            f"({len(batch)} events) p50 / p99 / max",
+            spread(batch, unit="ms", scale=1000),
+        ),
+        (
+            f"of it: the other events ({len(rest)}) p50 / p99 / max",
+            spread(rest, unit="ms", scale=1000),
+        ),
         ("single delivery p50 / p99 / max", spread(figures["deliveries"], unit="ms", scale=1000)),
         (
             "the client's own event loop: lateness of a 5 ms timer p50 / p99 / max",
@@ -165,10 +195,13 @@ def run_subscribers(args) -> Section:
         [
             f"## WebSocket subscribers: {connections} on one daphne process",
             "",
-            f"{orders} orders are placed with the worker held back, then {per_order} subscribers per order connect "
+            f"The worker (concurrency {args.concurrency}, DEX latency scale {args.latency_scale:g}) executes "
+            f"{2 * args.concurrency} orders first, so that each of its pool processes is past its first order, "
+            "then stops taking orders from its queue (Celery's `cancel_consumer`). "
+            f"{orders} orders are placed, then {per_order} subscribers per order connect "
             f"to `/ws/orders/<id>/` (all {orders * per_order} open at once); daphne's RSS is read before and "
-            f"{SETTLE:g} s after. Then the worker starts (concurrency {args.concurrency}, DEX latency scale "
-            f"{args.latency_scale:g}), so every later event is a live one. An event's fan-out time is from its "
+            f"{SETTLE:g} s after. Then the worker takes orders again (`add_consumer`), so every later event is "
+            "a live one. An event's fan-out time is from its "
             "`timestamp` to its arrival at the last of its subscribers; the timestamp is taken inside the "
             "transaction just before the event is stored, so the figure includes the commit and is a little high. "
             "The client is one Python process holding every socket, on the same two CPUs: an arrival is stamped "
