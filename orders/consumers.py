@@ -123,13 +123,18 @@ class OrderStreamConsumer(AsyncJsonWebsocketConsumer):
         self.order_id = order_id
         self.last_seq = int(after)
         await order_event_hub().subscribe(str(order_id), self)
-        await self.accept(self.subprotocol)
         _count_subscriber(1)
-        # The status is read before the events: an order finished by then has its terminal event
-        # among them, and any event committed after the read arrives live.
-        events, finished = await _history(order_id, self.last_seq)
-        for event in events:
-            await self._send_event(event)
+        try:
+            await self.accept(self.subprotocol)
+            # The status is read before the events: an order finished by then has its terminal event
+            # among them, and any event committed after the read arrives live.
+            events, finished = await _history(order_id, self.last_seq)
+            for event in events:
+                await self._send_event(event)
+        except BaseException:
+            # The error ends this consumer, and no disconnect follows it: it leaves the hub now.
+            await self.disconnect(CloseCode.DROPPED)
+            raise
         if finished and not self.finished:
             # `after` is already past the last event.
             self.finished = True
@@ -137,8 +142,9 @@ class OrderStreamConsumer(AsyncJsonWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         if self.order_id is not None:
-            await order_event_hub().unsubscribe(str(self.order_id), self)
+            order_id, self.order_id = self.order_id, None
             _count_subscriber(-1)
+            await order_event_hub().unsubscribe(str(order_id), self)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
         """The stream is one-way: what a client sends is not parsed, only measured and counted."""

@@ -111,3 +111,18 @@ async def test_a_replay_from_the_hub_sends_the_stored_events_the_subscriber_miss
 
     assert [(await communicator.receive_json_from(timeout=5))["seq"] for _ in range(2)] == [2, 3]
     await communicator.disconnect()
+
+
+async def test_a_subscriber_whose_history_cannot_be_read_leaves_the_hub(monkeypatch):
+    order = await _order_with_events(Status.PENDING)
+
+    async def database_away(order_id, after):
+        raise ConnectionError("database away")
+
+    monkeypatch.setattr("orders.consumers._history", database_away)
+    communicator = await _subscriber(order, f"/ws/orders/{order.id}/")
+    await communicator.connect()
+
+    with pytest.raises(ConnectionError):
+        await communicator.wait()
+    assert str(order.id) not in order_event_hub().orders
