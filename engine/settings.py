@@ -120,6 +120,8 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # The worker's start-up lines, whatever LOG_LEVEL says: `make run` waits for its "ready." line.
+    "loggers": {"celery.apps.worker": {"level": "INFO"}},
 }
 
 # --- database ---------------------------------------------------------------------------------
