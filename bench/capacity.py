@@ -21,7 +21,7 @@ from bench.probes import (
     statement_log,
 )
 from bench.profile import Recording, profile_markdown, summarize_profile
-from bench.report import Section, error_note, spread, summarize, table
+from bench.report import Section, cpu_ms, cpu_row, error_note, spread, summarize, table
 
 TARGET = 200  # orders a second
 CONNECTIONS = 50  # the client's concurrent POSTs
@@ -50,7 +50,7 @@ def _per_order(before: dict, after: dict, orders: int) -> dict:
         "pg": {name: (after["pg"][name] - before["pg"][name]) / orders for name in PG_COUNTERS},
         "redis": {name: calls / orders for name, calls in redis_delta("redis").most_common()},
         "channels": {name: calls / orders for name, calls in redis_delta("channels").most_common()},
-        "cpu_ms": _cpu_ms(before["cpu"], after["cpu"], orders),
+        "cpu_ms": cpu_ms(before["cpu"], after["cpu"], orders),
     }
 
 
@@ -75,18 +75,6 @@ def _timed_run(engine: Engine, orders: int, time_limit: float) -> tuple[list[Ord
     )
     time.sleep(PG_STATS_SETTLE)
     return timings, _per_order(before, {**_snapshot(engine), "cpu": Counter(cpu_at_end)}, orders)
-
-
-def _cpu_ms(before: Counter, after: Counter, orders: int) -> dict[str, float]:
-    return {part: (used - before[part]) * 1000 / orders for part, used in after.items()}
-
-
-def _cpu_row(cpu_ms: dict[str, float]) -> tuple[str, str]:
-    parts = sorted(cpu_ms.items(), key=lambda item: -item[1])
-    return (
-        "CPU per order, by process (ms; the client is the benchmark itself)",
-        f"{sum(cpu_ms.values()):.1f}: " + ", ".join(f"{part} {ms:.1f}" for part, ms in parts),
-    )
 
 
 def _without_subscribers(engine: Engine, orders: int, time_limit: float) -> dict:
@@ -120,7 +108,7 @@ def _without_subscribers(engine: Engine, orders: int, time_limit: float) -> dict
             ).fetchone()[0]
     wall = time.monotonic() - began
     after = engine.cpu_seconds()
-    cpu = _cpu_ms(before, after, orders)
+    cpu = cpu_ms(before, after, orders)
     return {"orders": orders, "finished": finished, "wall": wall, "rate": finished / wall, "cpu_ms": cpu}
 
 
@@ -129,7 +117,7 @@ def _without_subscribers_section(workers: int, run: dict) -> str:
         ("orders placed / finished", f"{run['orders']} / {run['finished']}"),
         ("wall time, first POST to the last order finished in the database", f"{run['wall']:.1f} s"),
         ("orders per second", f"{run['rate']:.1f}/s"),
-        _cpu_row(run["cpu_ms"]),
+        cpu_row(run["cpu_ms"]),
     ]
     return "\n\n".join(
         [
@@ -218,7 +206,7 @@ def _run_section(workers: int, timings: list[OrderTiming], per_order: dict) -> t
             "rows inserted / updated / fetched per order",
             f"{pg['tup_inserted']:.1f} / {pg['tup_updated']:.1f} / {pg['tup_fetched']:.1f}",
         ),
-        _cpu_row(per_order["cpu_ms"]),
+        cpu_row(per_order["cpu_ms"]),
         ("channel-layer Redis commands per order", f"{sum(channels.values()):.1f} ({_top(channels)})"),
         (
             "other Redis commands per order (broker, cache, metrics, ledger)",

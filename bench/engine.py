@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from celery import Celery
+
 from bench.probes import cpu_seconds
 from engine.devservers import EmbeddedPostgres, EmbeddedRedis, free_port
 from engine.stack import Stack
@@ -81,6 +83,14 @@ class Engine:
 
     def pid(self, name: str) -> int:
         return self.stack.processes[name].pid
+
+    def consume(self, *, on: bool) -> None:
+        """Have the running worker stop or resume taking orders from its queue (Celery's remote control); the
+        orders placed meanwhile wait there."""
+        app = Celery(broker=self.redis_url)
+        control = app.control.add_consumer if on else app.control.cancel_consumer
+        if not control("celery", reply=True, timeout=10):
+            raise RuntimeError(f"the worker did not answer {'add' if on else 'cancel'}_consumer")
 
     def cpu_seconds(self) -> Counter:
         """CPU seconds used so far by each part of the engine, and by this process, its client."""

@@ -9,7 +9,18 @@ from bench.load import OrderTiming
 
 QUOTE_SECONDS = 0.2  # both venues are asked at once, so one quote's time
 SWAP_SECONDS = 2.5  # the middle of the seed's 2-3 s
-DERIVED = ("latency", "post", "queue_wait", "execution", "swap", "delivery", "venue", "overhead", "engine_overhead")
+DERIVED = (
+    "latency",
+    "post",
+    "queue_wait",
+    "execution",
+    "swap",
+    "delivery",
+    "venue",
+    "overhead",
+    "engine_overhead",
+    "worker_own",
+)
 
 
 @dataclass
@@ -88,6 +99,8 @@ def order_figures(timing: OrderTiming, *, latency_scale: float) -> dict | None:
         "overhead": latency - venue,
         # As the engine itself records an order: from its stored `pending` event to its terminal one.
         "engine_overhead": last["confirmed"] - first["pending"] - venue,
+        # The worker's own time around its venue calls: counting the attempt and the moves between the calls.
+        "worker_own": last["confirmed"] - worker_start - venue,
         "venue_recorded": bool(recorded),
     }
 
@@ -136,3 +149,16 @@ def error_note(timings: list[OrderTiming], *, top: int = 3) -> str:
         return ""
     listed = "; ".join(f"{count} x `{error[:200]}`" for error, count in errors.most_common(top))
     return f"Client-side errors ({sum(errors.values())} orders): {listed}."
+
+
+def cpu_ms(before: Counter, after: Counter, count: int) -> dict[str, float]:
+    """CPU milliseconds per unit of work (order, request) by part, from two cpu_seconds() readings."""
+    return {part: (used - before[part]) * 1000 / count for part, used in after.items()}
+
+
+def cpu_row(cpu: dict[str, float], *, per: str = "order", client: str = "the benchmark itself") -> tuple[str, str]:
+    parts = sorted(cpu.items(), key=lambda item: -item[1])
+    return (
+        f"CPU per {per}, by process (ms; the client is {client})",
+        f"{sum(cpu.values()):.1f}: " + ", ".join(f"{part} {ms:.1f}" for part, ms in parts),
+    )

@@ -4,6 +4,7 @@ import asyncio
 from dataclasses import asdict
 from pathlib import Path
 
+from bench import celery_floor
 from bench.engine import engine_or_url
 from bench.load import OrderTiming, run_scenario, warm_up
 from bench.plot import steady_plot
@@ -68,10 +69,19 @@ def _rate_section(rate: float, duration: float, summary: dict, timings: list[Ord
             overhead_p99 is not None and overhead_p99 <= OVERHEAD_P99,
         ),
         (
+            "of it: queue wait, `pending` event to the worker's start (the rest of the POST's transaction, the Celery "
+            "message to a pool process, a wait for a free one) p50 / p99 / max",
+            spread(summary["queue_wait"], unit="ms", scale=1000),
+        ),
+        (
+            "of it: the worker's own time around the venue calls (counting the attempt, four status moves) "
+            "p50 / p99 / max",
+            spread(summary["worker_own"], unit="ms", scale=1000),
+        ),
+        (
             "engine overhead as the client sees it (end-to-end - venue time) p50 / p99 / max",
             spread(summary["overhead"], unit="ms", scale=1000),
         ),
-        ("of it: queue wait p50 / p99 / max", spread(summary["queue_wait"], unit="ms", scale=1000)),
         ("of it: POST round trip p50 / p99 / max", spread(summary["post"], unit="ms", scale=1000)),
         (
             "of it: stream delivery of the terminal event p50 / p99 / max",
@@ -108,6 +118,8 @@ def run_steady(args, report_dir: Path) -> Section:
                     time_limit=args.time_limit,
                 )
             )
+    print("  the Celery hop alone", flush=True)
+    hop = celery_floor.measure(concurrency=args.concurrency)
     summaries = {
         rate: summarize(timings, latency_scale=args.latency_scale, concurrency=args.concurrency)
         for rate, timings in results.items()
@@ -126,6 +138,16 @@ def run_steady(args, report_dir: Path) -> Section:
         *[_rate_section(rate, duration, summary, results[rate]) + "\n" for rate, summary in summaries.items()],
         f"![End-to-end latency and throughput over time]({plot})",
         "",
+        "### The Celery hop alone",
+        "",
+        "The queue wait holds Celery's own hop from the web to a worker's pool process. Measured without the "
+        f"engine, once the engine has stopped: a no-op task, {hop['tasks']} of them 30 ms apart, on a Celery app "
+        "and Redis of their own set up as the engine's (JSON, late acknowledgement, prefetch 1, a prefork pool "
+        f"of {args.concurrency}, task events for Flower and the sent event; `bench/celery_floor.py`). The task "
+        "notes its start; nothing else runs in it.",
+        "",
+        table(celery_floor.floor_rows(hop)),
+        "",
         "- throughput = (confirmed orders - 1) / (last terminal event - first terminal event) x 60: how fast "
         "orders finish in the steady state, without the first order's own latency in the span",
         "- bound = min(offered rate, concurrency x 60 / configured mean venue time); an engine cannot finish more "
@@ -136,11 +158,14 @@ def run_steady(args, report_dir: Path) -> Section:
         "holds the wait in the queue (also for a free worker slot) and the database moves between the venue calls",
         "- engine overhead as the client sees it = end-to-end latency - venue time: the same, plus the POST up to "
         "the stored `pending` event and the delivery of the terminal event over the WebSocket",
-        "- queue wait = first `routing` event - 0.2 s x latency scale - `pending` event",
+        "- queue wait = first `routing` event - 0.2 s x latency scale - `pending` event (the quotes' time, as "
+        "the worker records it in the routing event's `venueMs`, when it does)",
+        "- the worker's own time = `confirmed` event - the worker's start - venue time",
         "- stream delivery = terminal event received - `confirmed` event's timestamp",
     ]
     raw = {str(rate): _raw(timings, args.latency_scale) for rate, timings in results.items()}
     raw["unfinished"] = sum(summary["unfinished"] for summary in summaries.values())
+    raw["celery_hop"] = hop
     return Section("steady", "\n".join(lines), raw=raw, files=[plot])
 
 

@@ -8,13 +8,12 @@ from collections import defaultdict
 from datetime import datetime
 
 import httpx
-from celery import Celery
 from websockets.asyncio.client import connect
 
 from bench.engine import Engine, own_engine
 from bench.load import ORDER, TERMINAL, warm_up
 from bench.probes import rss_bytes
-from bench.report import Section, percentile, spread, table
+from bench.report import Section, cpu_ms, percentile, spread, table
 
 FANOUT_P99, MEMORY_PER_CONNECTION = 0.020, 100 * 1024  # seconds, bytes
 HANDSHAKES = 50  # connections opened at once
@@ -29,15 +28,6 @@ async def _loop_lag(lags: list[float]) -> None:
         due = loop.time() + LAG_TICK
         await asyncio.sleep(LAG_TICK)
         lags.append(loop.time() - due)
-
-
-def _consume(engine: Engine, *, on: bool) -> None:
-    """Have the engine's running worker stop or resume taking orders from its queue (Celery's remote control),
-    so that it is warm, not starting, when the measured events come."""
-    app = Celery(broker=engine.redis_url)
-    control = app.control.add_consumer if on else app.control.cancel_consumer
-    if not control("celery", reply=True, timeout=10):
-        raise RuntimeError(f"the worker did not answer {'add' if on else 'cancel'}_consumer")
 
 
 class Subscribers:
@@ -105,15 +95,20 @@ async def _measure(engine: Engine, orders: int, per_order: int, time_limit: floa
     started = time.time()
     lags: list[float] = []
     lag = asyncio.create_task(_loop_lag(lags))
-    await asyncio.to_thread(_consume, engine, on=True)
+    cpu_before = engine.cpu_seconds()
+    await asyncio.to_thread(engine.consume, on=True)
     print("  the worker takes orders again; waiting for every order's terminal event", flush=True)
     _, pending = await asyncio.wait(tasks, timeout=time_limit)
+    cpu_after = engine.cpu_seconds()
     lag.cancel()
     for task in pending:
         task.cancel()
     live = {key: times for key, times in book.arrivals.items() if book.stamps[key] >= started}
     complete = {key: times for key, times in live.items() if len(times) == per_order}
+    messages = sum(len(times) for times in live.values())
     return {
+        "messages": messages,
+        "cpu_ms": cpu_ms(cpu_before, cpu_after, messages) if messages else {},
         "orders": orders,
         "per_order": per_order,
         "connected": book.connected,
@@ -147,7 +142,7 @@ def run_subscribers(args) -> Section:
     # The figure asked for is per daphne process, so this engine has one.
     with own_engine(latency_scale=args.latency_scale, concurrency=args.concurrency, web_processes=1) as engine:
         warm_up(engine.url, token=engine.token, orders=2 * args.concurrency)
-        _consume(engine, on=False)
+        engine.consume(on=False)
         figures = asyncio.run(_measure(engine, orders, per_order, args.time_limit))
     connections = figures["connected"]
     per_connection = (figures["rss_after"] - figures["rss_before"]) / connections if connections else 0
@@ -191,6 +186,17 @@ def run_subscribers(args) -> Section:
         ),
         ("subscribers without a terminal event at the time limit", str(figures["unfinished"])),
     ]
+    cpu = figures["cpu_ms"]
+    if cpu:
+        rows.append(
+            (
+                "CPU per delivered message while the orders execute (each process's CPU from `add_consumer` to the "
+                f"last terminal event, closing handshakes included, / {figures['messages']} messages), ms",
+                f"daphne {cpu.get('web', 0.0):.2f}, the client {cpu.get('client', 0.0):.2f}, the worker "
+                f"{cpu.get('worker', 0.0):.2f}, PostgreSQL {cpu.get('postgres', 0.0):.2f}, Redis "
+                f"{cpu.get('redis', 0.0):.2f}",
+            )
+        )
     markdown = "\n".join(
         [
             f"## WebSocket subscribers: {connections} on one daphne process",

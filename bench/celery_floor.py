@@ -1,0 +1,106 @@
+"""The Celery hop alone: how long a task takes from `delay()` to its start with nothing of the engine in it.
+
+A Celery app of its own, set up as the engine's (Redis broker, JSON, late acknowledgement, prefetch 1, a
+prefork pool of the same concurrency, task events for Flower, the sent event), runs a task that only notes
+when it started, on a Redis of its own set up as `make run`'s broker. What this hop costs is part of every
+order's overhead, however fast the engine's own code.
+"""
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import redis
+from celery import Celery
+
+from bench.report import spread
+
+STARTED = "bench-celery-floor-started"
+READY_TIMEOUT = 60
+
+# No Django fix-up: nothing of the engine is loaded, not even its settings.
+app = Celery(
+    "bench_celery_floor", broker=os.environ.get("BENCH_CELERY_FLOOR_BROKER", "redis://127.0.0.1:6379/0"), fixups=[]
+)
+app.conf.update(
+    task_ignore_result=True,
+    task_serializer="json",
+    accept_content=["json"],
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    worker_send_task_events=True,
+    task_send_sent_event=True,
+    broker_connection_retry_on_startup=True,
+)
+
+
+@app.task(name="bench.started")
+def started(sent: float) -> None:
+    redis.Redis.from_url(app.conf.broker_url).rpush(STARTED, time.time() - sent)
+
+
+def measure(*, concurrency: int, tasks: int = 200, interval: float = 0.03) -> dict:
+    """Start a Redis and a worker, send `tasks` tasks `interval` apart, stop both; `delay()`'s own time and the
+    time from before `delay()` to the task's start, in seconds."""
+    # Imported here: importing the engine package also connects the engine's Celery signal handlers, which
+    # the worker of this module must not have.
+    from engine.devservers import EmbeddedRedis, free_port
+
+    with tempfile.TemporaryDirectory(prefix="engine-bench-celery-") as folder:
+        server = EmbeddedRedis(Path(folder), free_port()).start()
+        try:
+            return _measure(server.url, concurrency=concurrency, tasks=tasks, interval=interval)
+        finally:
+            server.stop()
+
+
+def _measure(broker: str, *, concurrency: int, tasks: int, interval: float) -> dict:
+    app.conf.broker_url = broker
+    store = redis.Redis.from_url(broker)
+    env = {name: value for name, value in os.environ.items() if name != "DJANGO_SETTINGS_MODULE"}
+    env["BENCH_CELERY_FLOOR_BROKER"] = broker
+    command = [sys.executable, "-m", "celery", "-A", "bench.celery_floor", "worker", "-P", "prefork"]
+    command += ["-c", str(concurrency), "-l", "warning", "-n", "bench-floor@%h"]
+    root = Path(__file__).resolve().parent.parent
+    worker = subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        # Ready once it has run a first round of tasks, which also warms its pool up.
+        deadline = time.monotonic() + READY_TIMEOUT
+        for _ in range(2 * concurrency):
+            started.delay(time.time())
+        while store.llen(STARTED) < 2 * concurrency:
+            if worker.poll() is not None or time.monotonic() > deadline:
+                worker.kill()
+                raise RuntimeError(f"the Celery floor's worker did not start: {worker.communicate()[1][-2000:]!r}")
+            time.sleep(0.05)
+        store.delete(STARTED)
+        sends = []
+        for _ in range(tasks):
+            before = time.time()
+            started.delay(before)
+            sends.append(time.time() - before)
+            time.sleep(interval)
+        deadline = time.monotonic() + 30
+        while store.llen(STARTED) < tasks:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the Celery floor's tasks did not all start")
+            time.sleep(0.05)
+        to_start = [float(value) for value in store.lrange(STARTED, 0, -1)]
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+    return {"tasks": tasks, "delay": sends, "to_start": to_start}
+
+
+def floor_rows(figures: dict) -> list[tuple[str, str]]:
+    return [
+        ("`delay()` p50 / p99 / max", spread(figures["delay"], unit="ms", scale=1000)),
+        (
+            "from before `delay()` to the task's start p50 / p99 / max",
+            spread(figures["to_start"], unit="ms", scale=1000),
+        ),
+    ]
