@@ -12,6 +12,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import connection, transaction
+from django.db.models import sql
 from django.utils import timezone
 
 from orders import metrics
@@ -54,7 +55,11 @@ def order_create(
     """
     from orders.tasks import execute_order_task
 
-    order = Order.objects.create(
+    # Locking the account serialises its concurrent requests, so two cannot both pass the cap. The
+    # count runs in the next statement, begun once the lock is granted: it sees every order
+    # committed while the lock was awaited.
+    get_user_model().objects.select_for_update().filter(pk=account.pk).values_list("pk").first()
+    order = Order(
         account=account,
         type=type,
         token_in=token_in,
@@ -67,15 +72,9 @@ def order_create(
         last_seq=1,
         next_check_at=stall_deadline(),
     )
-    event = OrderEvent.objects.create(
-        order=order, seq=1, status=Status.PENDING, data={"type": type}, created_at=order.created_at
-    )
-    # Locking the account serialises its concurrent requests, so two cannot both pass the cap. Taken
-    # after the inserts, the lock is held for the count and the commit only; the count includes
-    # this order, and the concurrent orders committed before the lock was granted.
-    get_user_model().objects.select_for_update().filter(pk=account.pk).values_list("pk").first()
+    event = OrderEvent(order=order, seq=1, status=Status.PENDING, data={"type": type})
     limit = settings.ORDER_MAX_OPEN_PER_ACCOUNT
-    if Order.objects.filter(account=account, status__in=OPEN).count() > limit:
+    if _insert_counting_open(order, event) >= limit:
         raise TooManyOpenOrders(limit)
     logger.info("order placed: %s %s %s -> %s", type, amount, token_in, token_out, extra={"order_id": order.id})
     if type in (OrderType.LIMIT, OrderType.SNIPER):
@@ -96,6 +95,36 @@ def order_create(
     after_commit(execute_order_task.delay, str(order.id))
     after_commit(publish_order_event, event, background=True)
     return order
+
+
+def _insert_sql(obj: Order | OrderEvent) -> tuple[str, tuple]:
+    """The ORM's own INSERT of `obj`, its fields' defaults and conversions applied; a serial id is left
+    to the database."""
+    meta = type(obj)._meta
+    query = sql.InsertQuery(type(obj))
+    query.insert_values([field for field in meta.local_concrete_fields if field is not meta.auto_field], [obj])
+    [(statement, params)] = query.get_compiler(connection=connection).as_sql()
+    return statement, tuple(params)
+
+
+def _insert_counting_open(order: Order, event: OrderEvent) -> int:
+    """Insert a new order and its first event, and count the account's other open orders, in one
+    statement; the count is of the orders committed before it began, so it leaves this one out."""
+    order_sql, order_params = _insert_sql(order)  # stamps created_at
+    event.created_at = order.created_at
+    event_sql, event_params = _insert_sql(event)
+    orders = connection.ops.quote_name(Order._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH new_order AS ({order_sql}), new_event AS ({event_sql} RETURNING id) "
+            f"SELECT (SELECT id FROM new_event), "
+            f"(SELECT count(*) FROM {orders} WHERE account_id = %s AND status = ANY(%s))",
+            (*order_params, *event_params, order.account_id, list(OPEN)),
+        )
+        event.id, open_before = cursor.fetchone()
+    for obj in (order, event):
+        obj._state.adding, obj._state.db = False, connection.alias
+    return open_before
 
 
 def after_commit(func: Callable[..., Any], *args: Any, background: bool = False) -> None:

@@ -1,14 +1,19 @@
 """The order services in-process: execution, failure, the publish after commit, the retry countdown."""
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from dex.ledger import swaps_for
+from orders.exceptions import TooManyOpenOrders
 from orders.execution import order_execute, retry_countdown
-from orders.models import Order
+from orders.models import Order, OrderType
 from orders.publisher import event_message
 from orders.services import order_begin_first_attempt, order_create, order_fail, order_record_failure
 from orders.states import Status
@@ -136,6 +141,64 @@ def test_event_message_is_camel_case_with_an_iso_timestamp():
         "data": {"type": "market"},
     }
     assert message["timestamp"].endswith("Z")
+
+
+def test_placing_an_order_is_one_lock_and_one_statement_storing_the_order_and_its_event():
+    account = AccountFactory()
+
+    with CaptureQueriesContext(connection) as queries:
+        order = order_create(account=account, token_in="SOL", token_out="USDC", amount=Decimal("1.5"))
+
+    stored = Order.objects.get()
+    event = stored.events.get()
+    statements = [
+        query["sql"] for query in queries.captured_queries if not query["sql"].startswith(("SAVEPOINT", "RELEASE"))
+    ]
+    assert len(statements) == 2
+    assert "FOR UPDATE" in statements[0]
+    assert (stored.id, stored.account_id, stored.status, stored.last_seq) == (order.id, account.id, "pending", 1)
+    assert (stored.amount, stored.slippage_bps, stored.failures, stored.route) == (Decimal("1.5"), 50, [], None)
+    assert stored.created_at == order.created_at == event.created_at <= stored.updated_at
+    assert stored.next_check_at > stored.created_at
+    assert (event.seq, event.status, event.data) == (1, "pending", {"type": "market"})
+    # The caller's copies are those of stored rows: updating them updates the rows.
+    assert not order._state.adding
+    order.last_error = "noted"
+    order.save(update_fields=["last_error"])
+    assert Order.objects.get().last_error == "noted"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_orders_of_one_account_never_pass_its_cap_together(settings):
+    settings.ORDER_MAX_OPEN_PER_ACCOUNT = 3
+    account = AccountFactory()
+    OrderFactory(account=account, status=Status.WAITING)
+    OrderFactory(account=account, status=Status.CONFIRMED)
+    start = threading.Barrier(8)
+
+    def place(_) -> str:
+        start.wait()
+        try:
+            order_create(
+                account=account,
+                type=OrderType.LIMIT,
+                token_in="SOL",
+                token_out="USDC",
+                amount=Decimal("1"),
+                limit_price=Decimal("1000"),
+                expires_at=timezone.now() + timedelta(minutes=5),
+            )
+            return "placed"
+        except TooManyOpenOrders:
+            return "refused"
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = list(pool.map(place, range(8)))
+
+    assert sorted(outcomes) == ["placed"] * 2 + ["refused"] * 6
+    assert Order.objects.filter(account=account).exclude(status=Status.CONFIRMED).count() == 3
 
 
 def test_retry_countdown_doubles_from_half_a_second():
