@@ -82,21 +82,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def python_speed() -> float:
     """Microseconds this machine takes for `sum(range(10_000))`, the best of five timeit runs.
 
-    Machines of the same kind differ: the same code measured 2-3x apart on different days. This figure puts
+    Machines of the same kind differ: the same code measured up to 2x apart on one day. This figure puts
     a run's other figures in proportion to the CPU it had."""
     timer = timeit.Timer("sum(range(10_000))")
     loops, _ = timer.autorange()
     return min(timer.repeat(repeat=5, number=loops)) / loops * 1e6
 
 
-def header(args: argparse.Namespace, started: datetime, speed: float) -> list[str]:
+def header(args: argparse.Namespace, started: datetime, speeds: dict[str, float]) -> list[str]:
     python = os.path.relpath(sys.executable) if sys.executable.startswith(os.getcwd()) else sys.executable
     return [
         f"- date: {started:%Y-%m-%d %H:%M} UTC",
         f"- machine: {os.cpu_count()} CPUs (nproc), {platform.system()} {platform.machine()}, "
         f"Python {platform.python_version()}; the clients (Python, wrk) run on the same CPUs as the engine",
-        f"- CPU speed: `sum(range(10_000))` takes {speed:.0f} µs here (timeit, best of 5, before the first "
-        "scenario); the same code's figures move with it from one machine or day to the next",
+        "- CPU speed: `sum(range(10_000))` takes "
+        + ", ".join(f"{speed:.0f} µs before {name}" for name, speed in speeds.items())
+        + " (timeit, best of 5); the same code's figures move with it from one machine, day or hour to the next",
         f"- command: `{shlex.join([python, '-m', 'bench', *sys.argv[1:]])}`",
         "- each scenario starts an engine of its own on 127.0.0.1 (daphne, one process per CPU unless said "
         "otherwise, Celery worker and beat, Flower, PostgreSQL, a Redis for the broker, cache and venue ledger, "
@@ -158,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     _raise_open_files()
     started = datetime.now(UTC)
-    speed = python_speed()
+    speeds: dict[str, float] = {}
     RESULTS.mkdir(exist_ok=True)
     raw_path = RESULTS / f"{started:%Y%m%d-%H%M%S}-{'-'.join(args.scenarios)}.json"
     report_dir = args.output.resolve().parent
@@ -167,11 +168,13 @@ def main(argv: list[str] | None = None) -> int:
     failures = []
     raw = {
         "started": started.isoformat(),
-        "python_speed_us": speed,
+        "python_speed_us": speeds,
         "command": sys.argv,
         "options": {**vars(args), "output": str(args.output)},
     }
     for name in args.scenarios:
+        # Measured before each scenario: the same machine's speed has moved by half within an hour.
+        speeds[name] = python_speed()
         began = time.monotonic()
         try:
             section = run(name, args, report_dir)
@@ -187,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         # Written after every scenario, so a run cut short keeps what it measured.
         body = [
             "# Benchmarks",
-            "\n".join(header(args, started, speed)),
+            "\n".join(header(args, started, speeds)),
             targets(sections),
             *(section.markdown for section in sections),
         ]
