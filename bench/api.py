@@ -123,10 +123,9 @@ def _drain(engine: Engine, time_limit: float) -> None:
     """Wait until the worker has finished every order placed so far, so that the next run starts on an idle
     engine."""
     deadline = time.monotonic() + time_limit
+    count = "SELECT count(*) FROM orders_order WHERE status = ANY(%s)"
     with psycopg.connect(engine.database_url, autocommit=True) as conn:
-        while conn.execute("SELECT count(*) FROM orders_order WHERE status = ANY(%s)", [list(UNFINISHED)]).fetchone()[
-            0
-        ]:
+        while conn.execute(count, [list(UNFINISHED)]).fetchone()[0]:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"orders still unfinished after {time_limit:g} s")
             time.sleep(0.2)
@@ -177,8 +176,8 @@ def run_api(args) -> Section:
             "before it places the same orders while the worker does not take them from its queue (Celery's "
             "`cancel_consumer`): what placing an order costs on its own. The GET run reads "
             f"{len(order_ids)} finished orders (each with its events) in turn. `/healthz` answers from the web "
-            'process alone (`{"status": "ok"}`), through the same server, middleware and URL routing: no '
-            "request can cost the web less. Latency is wrk's: from sending a request to its full "
+            'process alone (`{"status": "ok"}`), through the same server, middleware and URL routing: the '
+            "cheapest request it answers. Latency is wrk's: from sending a request to its full "
             "response on a connection that sends the next one "
             "only then (closed loop); errors are non-2xx/3xx answers, timeouts and socket errors. CPU per request "
             "is each process's user and system time over the run (a process with its children) divided by the "

@@ -6,6 +6,7 @@ when it started, on a Redis of its own set up as `make run`'s broker. What this 
 order's overhead, however fast the engine's own code.
 """
 
+import functools
 import os
 import subprocess
 import sys
@@ -38,9 +39,17 @@ app.conf.update(
 )
 
 
+@functools.cache
+def _store() -> redis.Redis:
+    # One client per pool process, created by its first task; the pool's processes are forked from a parent
+    # that never made one.
+    return redis.Redis.from_url(app.conf.broker_url)
+
+
 @app.task(name="bench.started")
 def started(sent: float) -> None:
-    redis.Redis.from_url(app.conf.broker_url).rpush(STARTED, time.time() - sent)
+    at = time.time()
+    _store().rpush(STARTED, at - sent)
 
 
 def measure(*, concurrency: int, tasks: int = 200, interval: float = 0.03) -> dict:
@@ -53,12 +62,14 @@ def measure(*, concurrency: int, tasks: int = 200, interval: float = 0.03) -> di
     with tempfile.TemporaryDirectory(prefix="engine-bench-celery-") as folder:
         server = EmbeddedRedis(Path(folder), free_port()).start()
         try:
-            return _measure(server.url, concurrency=concurrency, tasks=tasks, interval=interval)
+            return _measure(
+                server.url, Path(folder) / "worker.log", concurrency=concurrency, tasks=tasks, interval=interval
+            )
         finally:
             server.stop()
 
 
-def _measure(broker: str, *, concurrency: int, tasks: int, interval: float) -> dict:
+def _measure(broker: str, log: Path, *, concurrency: int, tasks: int, interval: float) -> dict:
     app.conf.broker_url = broker
     store = redis.Redis.from_url(broker)
     env = {name: value for name, value in os.environ.items() if name != "DJANGO_SETTINGS_MODULE"}
@@ -66,7 +77,8 @@ def _measure(broker: str, *, concurrency: int, tasks: int, interval: float) -> d
     command = [sys.executable, "-m", "celery", "-A", "bench.celery_floor", "worker", "-P", "prefork"]
     command += ["-c", str(concurrency), "-l", "warning", "-n", "bench-floor@%h"]
     root = Path(__file__).resolve().parent.parent
-    worker = subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    with open(log, "wb") as output:
+        worker = subprocess.Popen(command, cwd=root, env=env, stdout=output, stderr=subprocess.STDOUT)
     try:
         # Ready once it has run a first round of tasks, which also warms its pool up.
         deadline = time.monotonic() + READY_TIMEOUT
@@ -74,8 +86,7 @@ def _measure(broker: str, *, concurrency: int, tasks: int, interval: float) -> d
             started.delay(time.time())
         while store.llen(STARTED) < 2 * concurrency:
             if worker.poll() is not None or time.monotonic() > deadline:
-                worker.kill()
-                raise RuntimeError(f"the Celery floor's worker did not start: {worker.communicate()[1][-2000:]!r}")
+                raise RuntimeError(f"the Celery floor's worker did not start:\n{log.read_text()[-2000:]}")
             time.sleep(0.05)
         store.delete(STARTED)
         sends = []
@@ -92,7 +103,11 @@ def _measure(broker: str, *, concurrency: int, tasks: int, interval: float) -> d
         to_start = [float(value) for value in store.lrange(STARTED, 0, -1)]
     finally:
         worker.terminate()
-        worker.wait(timeout=30)
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
     return {"tasks": tasks, "delay": sends, "to_start": to_start}
 
 
