@@ -81,13 +81,9 @@ def _measure(broker: str, log: Path, *, concurrency: int, tasks: int, interval: 
         worker = subprocess.Popen(command, cwd=root, env=env, stdout=output, stderr=subprocess.STDOUT)
     try:
         # Ready once it has run a first round of tasks, which also warms its pool up.
-        deadline = time.monotonic() + READY_TIMEOUT
         for _ in range(2 * concurrency):
             started.delay(time.time())
-        while store.llen(STARTED) < 2 * concurrency:
-            if worker.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the Celery floor's worker did not start:\n{log.read_text()[-2000:]}")
-            time.sleep(0.05)
+        _wait_for(store, 2 * concurrency, worker, log, READY_TIMEOUT)
         store.delete(STARTED)
         sends = []
         for _ in range(tasks):
@@ -95,11 +91,7 @@ def _measure(broker: str, log: Path, *, concurrency: int, tasks: int, interval: 
             started.delay(before)
             sends.append(time.time() - before)
             time.sleep(interval)
-        deadline = time.monotonic() + 30
-        while store.llen(STARTED) < tasks:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the Celery floor's tasks did not all start")
-            time.sleep(0.05)
+        _wait_for(store, tasks, worker, log, 30)
         to_start = [float(value) for value in store.lrange(STARTED, 0, -1)]
     finally:
         worker.terminate()
@@ -109,6 +101,17 @@ def _measure(broker: str, log: Path, *, concurrency: int, tasks: int, interval: 
             worker.kill()
             worker.wait()
     return {"tasks": tasks, "delay": sends, "to_start": to_start}
+
+
+def _wait_for(store: redis.Redis, count: int, worker: subprocess.Popen, log: Path, seconds: float) -> None:
+    """Until `count` tasks have noted their start; an error with the worker's output if it ends or is late."""
+    deadline = time.monotonic() + seconds
+    while store.llen(STARTED) < count:
+        if worker.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(
+                f"the Celery floor's worker ran {store.llen(STARTED)} of {count} tasks:\n{log.read_text()[-2000:]}"
+            )
+        time.sleep(0.05)
 
 
 def floor_rows(figures: dict) -> list[tuple[str, str]]:

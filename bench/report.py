@@ -156,9 +156,11 @@ def cpu_ms(before: Counter, after: Counter, count: int) -> dict[str, float]:
     return {part: (used - before[part]) * 1000 / count for part, used in after.items()}
 
 
-def cpu_row(cpu: dict[str, float], *, per: str = "order", client: str = "the benchmark itself") -> tuple[str, str]:
+def cpu_row(
+    cpu: dict[str, float], *, per: str = "order", client: str = "the benchmark itself", digits: int = 1
+) -> tuple[str, str]:
     parts = sorted(cpu.items(), key=lambda item: -item[1])
     return (
         f"CPU per {per}, by process (ms; the client is {client})",
-        f"{sum(cpu.values()):.1f}: " + ", ".join(f"{part} {ms:.1f}" for part, ms in parts),
+        f"{sum(cpu.values()):.{digits}f}: " + ", ".join(f"{part} {ms:.{digits}f}" for part, ms in parts),
     )

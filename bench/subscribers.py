@@ -13,7 +13,7 @@ from websockets.asyncio.client import connect
 from bench.engine import Engine, own_engine
 from bench.load import ORDER, TERMINAL, warm_up
 from bench.probes import rss_bytes
-from bench.report import Section, cpu_ms, percentile, spread, table
+from bench.report import Section, cpu_ms, cpu_row, percentile, spread, table
 
 FANOUT_P99, MEMORY_PER_CONNECTION = 0.020, 100 * 1024  # seconds, bytes
 HANDSHAKES = 50  # connections opened at once
@@ -186,17 +186,8 @@ def run_subscribers(args) -> Section:
         ),
         ("subscribers without a terminal event at the time limit", str(figures["unfinished"])),
     ]
-    cpu = figures["cpu_ms"]
-    if cpu:
-        rows.append(
-            (
-                "CPU per delivered message while the orders execute (each process's CPU from `add_consumer` to the "
-                f"last terminal event, closing handshakes included, / {figures['messages']} messages), ms",
-                f"daphne {cpu.get('web', 0.0):.2f}, the client {cpu.get('client', 0.0):.2f}, the worker "
-                f"{cpu.get('worker', 0.0):.2f}, PostgreSQL {cpu.get('postgres', 0.0):.2f}, Redis "
-                f"{cpu.get('redis', 0.0):.2f}",
-            )
-        )
+    if figures["cpu_ms"]:
+        rows.append(cpu_row(figures["cpu_ms"], per="delivered message", digits=2))
     markdown = "\n".join(
         [
             f"## WebSocket subscribers: {connections} on one daphne process",
@@ -207,7 +198,8 @@ def run_subscribers(args) -> Section:
             f"{orders} orders are placed, then {per_order} subscribers per order connect "
             f"to `/ws/orders/<id>/` (all {orders * per_order} open at once); daphne's RSS is read before and "
             f"{SETTLE:g} s after. Then the worker takes orders again (`add_consumer`), so every later event is "
-            "a live one. An event's fan-out time is from its "
+            "a live one. CPU per delivered message is each process's CPU from `add_consumer` to the last terminal "
+            "event, closing handshakes included, over the messages delivered. An event's fan-out time is from its "
             "`timestamp` to its arrival at the last of its subscribers; the timestamp is taken inside the "
             "transaction just before the event is stored, so the figure includes the commit and is a little high. "
             "The client is one Python process holding every socket, on the same two CPUs: an arrival is stamped "
