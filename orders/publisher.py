@@ -1,16 +1,15 @@
 """Turns a stored event into the wire message and sends it to the order's group."""
 
-import asyncio
 import json
 import logging
-import os
-import threading
 from datetime import datetime, tzinfo
 from uuid import UUID
 
 from channels.layers import get_channel_layer
 from django.utils import timezone
 
+from orders.background import run_in_background
+from orders.group_send import GroupSender
 from orders.models import OrderEvent
 
 logger = logging.getLogger(__name__)
@@ -18,14 +17,8 @@ logger = logging.getLogger(__name__)
 EVENT_TYPE = "order.event"
 # A publish waits this long for Redis at most; the event is stored, so subscribers replay it anyway.
 PUBLISH_TIMEOUT = 5.0
-# A process getting ready waits this long for the channel layer; past it, the first event connects.
-START_TIMEOUT = 1.0
-# No consumer joins it: a send to it is a round trip to the channel layer's Redis and nothing more.
-START_GROUP = "publisher.start"
 
-_loop: asyncio.AbstractEventLoop | None = None
-_loop_pid = 0
-_loop_lock = threading.Lock()
+_sender: GroupSender | None = None
 
 
 def order_group(order_id: UUID | str) -> str:
@@ -56,20 +49,13 @@ def event_message(event: OrderEvent, tz: tzinfo | None = None) -> dict:
     }
 
 
-def _publisher_loop() -> asyncio.AbstractEventLoop:
-    """The process's own event loop, running on a thread of its own.
-
-    async_to_sync would start a new loop on a new thread for each call from a worker, and
-    channels-redis keeps its connections per loop, so every event would also open a Redis
-    connection. A forked child starts its own loop: the parent's thread does not survive a fork.
-    """
-    global _loop, _loop_pid
-    with _loop_lock:
-        if _loop is None or _loop_pid != os.getpid():
-            _loop = asyncio.new_event_loop()
-            _loop_pid = os.getpid()
-            threading.Thread(target=_loop.run_forever, name="publisher", daemon=True).start()
-        return _loop
+def _group_sender() -> GroupSender:
+    """The process's sender for the channel layer in use (a test may configure another)."""
+    global _sender
+    layer = get_channel_layer()
+    if _sender is None or _sender.layer is not layer:
+        _sender = GroupSender(layer, timeout=PUBLISH_TIMEOUT)
+    return _sender
 
 
 def publish_order_event(event: OrderEvent) -> None:
@@ -82,30 +68,24 @@ def publish_order_event(event: OrderEvent) -> None:
         message = event_message(event)
         # Encoded once here, as the consumer's send_json would encode it for each subscriber.
         live = {"type": EVENT_TYPE, "event": message, "text": json.dumps(message)}
-        send = get_channel_layer().group_send(order_group(event.order_id), live)
-        future = asyncio.run_coroutine_threadsafe(send, _publisher_loop())
-        try:
-            future.result(PUBLISH_TIMEOUT)
-        except TimeoutError:
-            future.cancel()
-            raise
+        _group_sender().group_send(order_group(event.order_id), live)
     except Exception:
         logger.exception("could not publish event %s of order %s", event.seq, event.order_id)
 
 
 def publisher_start() -> None:
-    """Start this process's publisher and connect it to the channel layer now, before its first event.
+    """Connect this process's publisher to the channel layer and load its scripts now, before its first event.
 
-    Otherwise the first event of a process pays for both: tens of milliseconds, over 100 ms when a
-    whole worker pool starts at once and every process does so with its first order. Best effort:
-    with the channel layer away now, the first event connects as it always could.
+    Otherwise the first event of a process pays for both, and a whole worker pool starting at once
+    does so with its first orders. On the background thread, so that nothing waits for it: the
+    first event, handed over there after it, is sent once it is done.
     """
-    future = None
+    run_in_background(_connect)
+
+
+def _connect() -> None:
     try:
-        send = get_channel_layer().group_send(START_GROUP, {"type": "publisher.start"})
-        future = asyncio.run_coroutine_threadsafe(send, _publisher_loop())
-        future.result(START_TIMEOUT)
+        _group_sender().load_scripts()
     except Exception as exc:
-        if future is not None:
-            future.cancel()
+        # Best effort: with the channel layer away now, the first event connects as it always could.
         logger.warning("publisher not connected at start: %s", exc or type(exc).__name__)

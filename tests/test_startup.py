@@ -35,15 +35,28 @@ def test_the_worker_freezes_what_it_loaded_before_its_pool_forks():
 
 
 def pool_process_started(env: dict[str, str]) -> subprocess.CompletedProcess:
-    """What a worker's pool process does as it starts, before its first task; then its threads.
+    """What a worker's pool process does as it starts, before its first task, once its background thread is
+    done; then whether the channel layer's Redis has the publisher's scripts, which it had lost before.
 
     The process is forked from a worker whose loader has set Django up, as app.loader.init_worker() does here.
     """
-    script = (
-        "import threading\nfrom engine.celery import app\nfrom celery.signals import worker_process_init\n"
-        "app.loader.init_worker()\nworker_process_init.send(sender=None)\n"
-        "print(sorted(thread.name for thread in threading.enumerate()))"
-    )
+    script = """
+from engine.celery import app
+from celery.signals import worker_process_init
+app.loader.init_worker()
+from redis import ConnectionError
+from orders import group_send, publisher
+from orders.background import wait_for_background
+client = publisher._group_sender().clients[0]
+try:
+    shas = [client.script_load(group_send.MEMBERS), client.script_load(group_send.DELIVER)]
+    client.script_flush()
+except ConnectionError:
+    shas = None
+worker_process_init.send(sender=None)
+assert wait_for_background(10)
+print(shas and client.script_exists(*shas))
+"""
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "engine.settings", **env}
     return subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True)
 
@@ -52,7 +65,7 @@ def test_a_pool_process_connects_its_publisher_before_its_first_order():
     started = pool_process_started({})
 
     assert started.returncode == 0, started.stderr
-    assert "'publisher'" in started.stdout
+    assert started.stdout.split()[-2:] == ["[True,", "True]"]
     assert "publisher not connected" not in started.stderr
 
 
