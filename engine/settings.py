@@ -140,6 +140,11 @@ DB_POOL_SIZE = env.int("DB_POOL_SIZE", default=20)
 if DB_POOL_SIZE:
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # a pooled connection goes back to the pool instead
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {"min_size": 1, "max_size": DB_POOL_SIZE}
+# The statements every order runs are prepared on their first run on a connection (orders/prepared.py);
+# Django's own queries bind on the client and are never prepared. Off behind a pooler in transaction
+# mode, which does not keep a prepared statement on the connection that made it.
+if env.bool("DB_PREPARED_STATEMENTS", default=True):
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 0
 
 # --- redis, celery ----------------------------------------------------------------------------
 

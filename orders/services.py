@@ -19,6 +19,7 @@ from orders import metrics
 from orders.background import run_in_background
 from orders.exceptions import AttemptTaken, InvalidTransition, NotCancellable, TooManyOpenOrders
 from orders.models import Order, OrderEvent, OrderType
+from orders.prepared import prepared_cursor
 from orders.publisher import publish_order_event
 from orders.states import CANCELLABLE, TERMINAL, Status, can_move
 
@@ -114,7 +115,7 @@ def _insert_counting_open(order: Order, event: OrderEvent) -> int:
     event.created_at = order.created_at
     event_sql, event_params = _insert_sql(event)
     orders = connection.ops.quote_name(Order._meta.db_table)
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(
             f"WITH new_order AS ({order_sql}), new_event AS ({event_sql} RETURNING id) "
             f"SELECT (SELECT id FROM new_event), "
@@ -215,7 +216,7 @@ def _move(
     sql, params = _move_sql(order_id=order_id, expected=expected, expected_seq=expected_seq, values=values)
     data_field, created_field = OrderEvent._meta.get_field("data"), OrderEvent._meta.get_field("created_at")
     params += [str(to), data_field.get_db_prep_save(data, connection), created_field.get_db_prep_save(now, connection)]
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:

@@ -2,6 +2,7 @@
 
 import json
 from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 
 import pytest
 from django.db import connection
@@ -10,9 +11,9 @@ from django.test.utils import CaptureQueriesContext
 from orders.models import OrderEvent
 from orders.publisher import event_message
 from orders.serializers import OrderEventSerializer
-from orders.services import order_transition
+from orders.services import order_create, order_transition
 from orders.states import Status
-from tests.factories import OrderEventFactory, OrderFactory
+from tests.factories import AccountFactory, OrderEventFactory, OrderFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -49,3 +50,36 @@ def test_a_status_move_is_one_statement():
     assert (order.status, order.last_seq) == (Status.ROUTING, 2)
     assert OrderEvent.objects.get(order=order, seq=2).pk == event.pk
     assert event_message(event) == OrderEventSerializer(OrderEvent.objects.get(pk=event.pk)).data
+
+
+def _plans(start: str) -> list[int]:
+    """Runs of each statement this connection prepared that starts so."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT generic_plans + custom_plans FROM pg_prepared_statements WHERE statement LIKE %s", [f"{start}%"]
+        )
+        return [runs for (runs,) in cursor.fetchall()]
+
+
+def test_status_moves_are_prepared_once_per_connection_and_then_only_executed():
+    orders = [OrderFactory(last_seq=1) for _ in range(3)]
+    for order in orders:
+        OrderEventFactory(order=order, seq=1, status=Status.PENDING)
+    before = _plans("WITH moved")
+
+    for order in orders:
+        order_transition(order_id=order.id, expected=Status.PENDING, to=Status.ROUTING, data={"attempt": 1})
+
+    after = _plans("WITH moved")
+    assert len(after) == 1 and sum(after) - sum(before) == 3
+
+
+def test_placing_orders_is_prepared_once_per_connection():
+    account = AccountFactory()
+    before = _plans("WITH new_order")
+
+    for _ in range(2):
+        order_create(account=account, token_in="SOL", token_out="USDC", amount=Decimal("1"))
+
+    after = _plans("WITH new_order")
+    assert len(after) == 1 and sum(after) - sum(before) == 2
