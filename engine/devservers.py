@@ -78,11 +78,20 @@ def _stop_stale(pid_file: Path, sig: int) -> None:
 
 
 class EmbeddedPostgres:
-    def __init__(self, data_dir: Path, port: int, *, durable: bool = True, database: str = "engine") -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        port: int,
+        *,
+        durable: bool = True,
+        database: str = "engine",
+        settings: dict[str, str] | None = None,
+    ) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.port = port
         self.durable = durable
         self.database = database
+        self.settings = settings or {}
         self.log = self.data_dir.parent / "postgres.log"
         self.process: subprocess.Popen | None = None
 
@@ -114,6 +123,8 @@ class EmbeddedPostgres:
         if not self.durable:
             # Test data is thrown away after the run, so skip the flushes that protect it.
             options += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+        for name, value in self.settings.items():
+            options += ["-c", f"{name}={value}"]
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
                 [bin_dir / "postgres", "-D", self.data_dir, "-p", str(self.port), *options],

@@ -36,6 +36,9 @@ def _die_with_parent() -> None:
 
 
 class Stack:
+    # PostgreSQL settings of the embedded server beyond its defaults (`-c name=value`).
+    postgres_settings: dict[str, str] = {}
+
     def __init__(self, *, log_path: Path | None = None) -> None:
         self.data_dir = Path(os.environ.get("ENGINE_DATA_DIR", ROOT / ".data")).resolve()
         self.port = int(os.environ.get("PORT", "8000"))
@@ -74,7 +77,7 @@ class Stack:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if "DATABASE_URL" not in self.env:
             port = int(self.env.get("EMBEDDED_PG_PORT", "54320"))
-            postgres = EmbeddedPostgres(self.data_dir / "postgres", port).start()
+            postgres = EmbeddedPostgres(self.data_dir / "postgres", port, settings=self.postgres_settings).start()
             self.servers.append(postgres)
             self.env["DATABASE_URL"] = postgres.url
             self.say(f"embedded PostgreSQL on 127.0.0.1:{port}, data in {postgres.data_dir}")
