@@ -14,6 +14,8 @@ import time
 import redis
 from channels_redis.core import RedisChannelLayer
 from django.core.exceptions import ImproperlyConfigured
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +46,9 @@ return over_capacity
 class GroupSender:
     """group_send for a RedisChannelLayer's groups; thread-safe, one per process and layer.
 
-    `timeout`: seconds a round trip may take, connecting included; a send that takes longer raises.
+    `timeout`: seconds a connection or a reply is waited for. A round trip that fails is tried once more, on
+    a fresh connection (Redis may have restarted), and no more: redis-py's own default is three more tries
+    with growing pauses, which would hold the events queued behind this one for tens of seconds.
     """
 
     def __init__(self, layer: RedisChannelLayer, *, timeout: float) -> None:
@@ -54,7 +58,9 @@ class GroupSender:
             )
         self.layer = layer
         self.clients = [
-            redis.Redis.from_url(host["address"], socket_timeout=timeout, socket_connect_timeout=timeout)
+            redis.Redis.from_url(
+                host["address"], socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 1)
+            )
             for host in layer.hosts
         ]
         # Scripts run by their digest and are loaded again if the server has lost them (a restart).

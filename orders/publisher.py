@@ -15,7 +15,8 @@ from orders.models import OrderEvent
 logger = logging.getLogger(__name__)
 
 EVENT_TYPE = "order.event"
-# A publish waits this long for Redis at most; the event is stored, so subscribers replay it anyway.
+# A publish waits about this long for Redis at most, over its two tries; the event is stored, so
+# subscribers replay it anyway.
 PUBLISH_TIMEOUT = 5.0
 
 _sender: GroupSender | None = None
@@ -54,7 +55,7 @@ def _group_sender() -> GroupSender:
     global _sender
     layer = get_channel_layer()
     if _sender is None or _sender.layer is not layer:
-        _sender = GroupSender(layer, timeout=PUBLISH_TIMEOUT)
+        _sender = GroupSender(layer, timeout=PUBLISH_TIMEOUT / 2)
     return _sender
 
 

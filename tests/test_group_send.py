@@ -2,8 +2,11 @@
 
 import asyncio
 import logging
+import socket
+import time
 
 import pytest
+import redis
 from channels.layers import get_channel_layer
 from channels_redis.core import RedisChannelLayer
 from django.core.exceptions import ImproperlyConfigured
@@ -96,3 +99,16 @@ def test_only_a_redis_layer_with_addresses_is_taken():
     with pytest.raises(ImproperlyConfigured):
         GroupSender(RedisChannelLayer(hosts=[{"sentinels": [("127.0.0.1", 26379)], "master_name": "m"}]), timeout=1)
     assert isinstance(GroupSender(get_channel_layer(), timeout=1).layer, RedisChannelLayer)
+
+
+def test_a_redis_that_does_not_answer_is_tried_twice_then_given_up():
+    # Connections complete into the listen backlog, and nothing ever answers on them.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        layer = RedisChannelLayer(hosts=[f"redis://127.0.0.1:{silent.getsockname()[1]}/0"])
+        sender = GroupSender(layer, timeout=0.2)
+        began = time.monotonic()
+        with pytest.raises(redis.TimeoutError):
+            sender.group_send(GROUP, {"type": "order.event"})
+        assert 0.4 <= time.monotonic() - began < 1.5
