@@ -10,6 +10,8 @@ then only executes it. Django's own queries keep its client-side binding and are
 import psycopg
 from django.db import connection
 from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
+from django.db.models import Model, sql
+from django.db.models.query import RawQuerySet
 
 
 class _DebugCursor(CursorDebugWrapper):
@@ -29,3 +31,19 @@ def prepared_cursor() -> CursorWrapper:
     # As Django wraps its own cursors: errors translated, and queries logged when they are (DEBUG, tests).
     connection.validate_thread_sharing()
     return (_DebugCursor if connection.queries_logged else CursorWrapper)(cursor, connection)
+
+
+class _PreparedRawQuery(sql.RawQuery):
+    def _execute_query(self) -> None:
+        # The parameters come ready for the database, so Django's guessing adaptation of raw ones is not needed.
+        self.cursor = prepared_cursor()
+        self.cursor.execute(self.sql, self.params)
+
+
+def prepared_raw(model: type[Model], statement: str, params: list) -> RawQuerySet:
+    """model.objects.raw(statement, params), run on the prepared cursor.
+
+    The statement should name its columns: a prepared `*` fails once the table gains a column.
+    """
+    query = _PreparedRawQuery(statement, using=connection.alias, params=tuple(params))
+    return RawQuerySet(statement, model=model, query=query, params=params, using=connection.alias)

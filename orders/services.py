@@ -19,7 +19,7 @@ from orders import metrics
 from orders.background import run_in_background
 from orders.exceptions import AttemptTaken, InvalidTransition, NotCancellable, TooManyOpenOrders
 from orders.models import Order, OrderEvent, OrderType
-from orders.prepared import prepared_cursor
+from orders.prepared import prepared_cursor, prepared_raw
 from orders.publisher import publish_order_event
 from orders.states import CANCELLABLE, TERMINAL, Status, can_move
 
@@ -303,12 +303,13 @@ def order_begin_first_attempt(*, order_id: UUID | str) -> Order | None:
     attempt, so there is nothing to settle first.
     """
     quote, meta = connection.ops.quote_name, Order._meta
+    columns = ", ".join(quote(field.column) for field in meta.concrete_fields)
     sql = (
         f"UPDATE {quote(meta.db_table)} SET attempts = 1, next_check_at = %s, updated_at = %s "
-        "WHERE id = %s AND status = %s AND attempts = 0 RETURNING *"
+        f"WHERE id = %s AND status = %s AND attempts = 0 RETURNING {columns}"
     )
     params = [stall_deadline(), timezone.now(), meta.pk.get_db_prep_value(order_id, connection), str(Status.PENDING)]
-    return next(iter(Order.objects.raw(sql, params)), None)
+    return next(iter(prepared_raw(Order, sql, params)), None)
 
 
 @transaction.atomic

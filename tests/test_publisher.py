@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from orders.models import OrderEvent
 from orders.publisher import event_message
 from orders.serializers import OrderEventSerializer
-from orders.services import order_create, order_transition
+from orders.services import order_begin_first_attempt, order_create, order_transition
 from orders.states import Status
 from tests.factories import AccountFactory, OrderEventFactory, OrderFactory
 
@@ -83,3 +83,14 @@ def test_placing_orders_is_prepared_once_per_connection():
 
     after = _plans("WITH new_order")
     assert len(after) == 1 and sum(after) - sum(before) == 2
+
+
+def test_counting_a_first_attempt_is_prepared_once_per_connection():
+    orders = [OrderFactory(last_seq=1) for _ in range(2)]
+    before = _plans('UPDATE "orders_order" SET attempts = 1')
+
+    counted = [order_begin_first_attempt(order_id=order.id) for order in orders]
+
+    after = _plans('UPDATE "orders_order" SET attempts = 1')
+    assert len(after) == 1 and sum(after) - sum(before) == 2
+    assert [order.pk for order in counted] == [order.pk for order in orders]
