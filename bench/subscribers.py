@@ -137,6 +137,9 @@ async def _measure(engine: Engine, orders: int, per_order: int, time_limit: floa
         "complete_events": len(complete),
         # The time from an event's commit to reaching all of its subscribers, and each single delivery.
         "to_all": [max(times) - commits[key] for key, times in complete.items()],
+        # Split at its first arrival: the publish and the channel layer, then the web's sends to each subscriber.
+        "to_first": [min(times) - commits[key] for key, times in complete.items()],
+        "first_to_last": [max(times) - min(times) for times in complete.values()],
         "first_batch": _first_batch(complete, book.stamps, engine.concurrency),
         "deliveries": [arrived - commits[key] for key, times in live.items() for arrived in times],
         "stamp_to_commit": [commits[key] - book.stamps[key] for key in live],
@@ -201,6 +204,14 @@ def run_subscribers(args) -> Section:
         (
             f"of it: the other events ({len(rest)}) p50 / p99 / max",
             spread(rest, unit="ms", scale=1000),
+        ),
+        (
+            "of it: the commit to its first subscriber (the publish, the channel layer, the web's hub) p50 / p99 / max",
+            spread(figures["to_first"], unit="ms", scale=1000),
+        ),
+        (
+            "of it: the first subscriber to the last (the web's sends, the client's reads) p50 / p99 / max",
+            spread(figures["first_to_last"], unit="ms", scale=1000),
         ),
         ("single delivery, from the commit p50 / p99 / max", spread(figures["deliveries"], unit="ms", scale=1000)),
         (
