@@ -16,6 +16,7 @@ from typing import Protocol
 
 from channels.layers import get_channel_layer
 
+from orders.hub_inbox import hub_inbox
 from orders.publisher import order_group
 
 logger = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ class OrderEventHub:
 
     def __init__(self, layer) -> None:
         self.layer = layer
+        self.source = hub_inbox(layer)
         self.channel = ""
         self.orders: dict[str, _Order] = {}
         self.reader: asyncio.Task | None = None
@@ -50,7 +52,7 @@ class OrderEventHub:
     async def subscribe(self, order_id: str, subscriber: Subscriber) -> None:
         """From now on, put every live event of the order into the subscriber's inbox."""
         if not self.channel:
-            self.channel = await self.layer.new_channel()
+            self.channel = await self.source.new_channel()
         if self.reader is None:
             self.reader = asyncio.create_task(self._read(), name="order-event-hub")
         async with self._turn(order_id) as order:
@@ -84,14 +86,15 @@ class OrderEventHub:
     async def _read(self) -> None:
         while True:
             try:
-                message = await self.layer.receive(self.channel)
+                messages = await self.source.receive()
             except Exception as exc:
                 await self._recover(exc)
                 continue
-            event = message.get("event")
-            order = self.orders.get(event.get("orderId")) if isinstance(event, dict) else None
-            for subscriber in order.subscribers if order else ():
-                subscriber.inbox.put_nowait(message)
+            for message in messages:
+                event = message.get("event")
+                order = self.orders.get(event.get("orderId")) if isinstance(event, dict) else None
+                for subscriber in order.subscribers if order else ():
+                    subscriber.inbox.put_nowait(message)
 
     async def _recover(self, error: Exception) -> None:
         """Join every group again once the layer answers, then have every subscriber read what it missed.
