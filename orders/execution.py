@@ -27,12 +27,14 @@ from orders.models import Order, OrderEvent
 from orders.quoting import routing_data
 from orders.selectors import order_get
 from orders.services import (
+    Step,
     order_begin_attempt,
     order_begin_first_attempt,
     order_fail,
     order_postpone,
     order_record_failure,
     order_transition,
+    order_transitions,
     order_untrigger,
     plain,
 )
@@ -147,24 +149,22 @@ def _attempt(order: Order, router: Router, attempt: int) -> None:
         metrics.count("venue_errors", venue)
     if attempt > 1:
         event["last_error"] = order.last_error
-    # From the very event the chain was checked against: a transaction stored since may still land.
-    order_transition(
-        order_id=order.id,
-        expected=Status(order.status),
-        expected_seq=order.last_seq,
-        to=Status.ROUTING,
-        data=event,
-        changes={"venue": "", "tx_hash": "", "tx_valid_until": None, "route": chosen},
+    routed = Step(
+        Status.ROUTING,
+        event,
+        {"venue": "", "tx_hash": "", "tx_valid_until": None, "route": chosen},
     )
-
-    # One transaction for the whole route, with one signature, as an aggregator sends it.
-    tx = router.build_swap(best, order_id=str(order.id), key=key, min_amount_out=min_amount_out)
+    try:
+        # One transaction for the whole route, with one signature, as an aggregator sends it.
+        tx = router.build_swap(best, order_id=str(order.id), key=key, min_amount_out=min_amount_out)
+    except VenueError:
+        # The attempt's quotes are stored all the same, for whoever looks into why it failed.
+        _move_run(order, [routed])
+        raise
     swaps = [f"swap {plain(leg.amount_in)} {leg.token_in} for {leg.token_out} on {leg.venue}" for leg in best.legs]
-    order_transition(
-        order_id=order.id,
-        expected=Status.ROUTING,
-        to=Status.BUILDING,
-        data={
+    built = Step(
+        Status.BUILDING,
+        {
             "venue": best.venue,
             "route_kind": best.kind,
             "quote_id": best.quote_id,
@@ -175,19 +175,25 @@ def _attempt(order: Order, router: Router, attempt: int) -> None:
             "steps": (["wrap SOL to wSOL"] if tx.wraps_sol else []) + swaps,
             "legs": chosen["legs"],
         },
-        changes={"venue": best.venue, "expected_amount_out": best.amount_out, "min_amount_out": min_amount_out},
+        {"venue": best.venue, "expected_amount_out": best.amount_out, "min_amount_out": min_amount_out},
     )
-    # Stored before it is sent: whoever looks at the order next knows this transaction may land.
-    order_transition(
-        order_id=order.id,
-        expected=Status.BUILDING,
-        to=Status.SUBMITTED,
-        data={"tx_hash": tx.signature, "venue": best.venue},
-        changes={"tx_hash": tx.signature, "tx_valid_until": datetime.fromtimestamp(tx.valid_until, tz=UTC)},
+    submitted = Step(
+        Status.SUBMITTED,
+        {"tx_hash": tx.signature, "venue": best.venue},
+        {"tx_hash": tx.signature, "tx_valid_until": datetime.fromtimestamp(tx.valid_until, tz=UTC)},
     )
+    # Building a transaction asks no venue, so the three moves are stored together, in one commit,
+    # each with its event. Stored before it is sent: whoever looks at the order next knows this
+    # transaction may land.
+    _move_run(order, [routed, built, submitted])
     sent_at = time.monotonic()
     swap = router.submit(tx, key=key)
     _confirm(order_id=order.id, expected=Status.SUBMITTED, swap=swap, venue_seconds=time.monotonic() - sent_at)
+
+
+def _move_run(order: Order, steps: list[Step]) -> None:
+    # From the very event the chain was checked against: a transaction stored since may still land.
+    order_transitions(order_id=order.id, expected=Status(order.status), expected_seq=order.last_seq, steps=steps)
 
 
 def _attempt_failed(order_id: UUID, router: Router, attempt: int, error: str) -> float | None:

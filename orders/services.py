@@ -1,7 +1,8 @@
 """The verbs that write orders: create, move through the state machine, execute, fail."""
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import partial
@@ -158,40 +159,54 @@ def stall_deadline(after_seconds: float = 0) -> datetime:
 
 def _append_event(order: Order, *, to: Status, data: dict[str, Any], changes: dict[str, Any]) -> OrderEvent:
     """Move a locked order to `to`, append its next event and publish that after commit."""
-    event = _move(order_id=order.id, expected=Status(order.status), to=to, data=data, changes=changes, order=order)
-    if event is None:  # the row is locked by this transaction: nothing can have moved it meanwhile
+    events = _move(order_id=order.id, expected=Status(order.status), steps=[Step(to, data, changes)], order=order)
+    if events is None:  # the row is locked by this transaction: nothing can have moved it meanwhile
         raise InvalidTransition(order_id=order.id, current=order.status, expected=order.status, to=to)
-    return event
+    return events[0]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One status move: the status moved to, its event's data and the order's fields it sets."""
+
+    to: Status
+    data: dict[str, Any] = field(default_factory=dict)
+    changes: dict[str, Any] = field(default_factory=dict)
 
 
 def _move_sql(
-    *, order_id: UUID | str, expected: Status, expected_seq: int | None, values: dict[str, Any]
+    *, order_id: UUID | str, expected: Status, expected_seq: int | None, values: dict[str, Any], steps: int
 ) -> tuple[str, list[Any]]:
-    """One statement that moves the order and appends its event, so a move is one round trip.
+    """One statement that moves the order through `steps` moves and appends their events, so a
+    move, or a run of them, is one round trip and one commit.
 
     The UPDATE's condition on the status is what makes a move exclusive: of two concurrent moves
     from the same status, the second waits for the first's row lock, re-checks and matches nothing.
     The SQL is written here rather than compiled by the ORM, which costs more than the statement.
+    The events' rows follow as parameters, four per step: its place in the run, status, data, time.
     """
     quote, meta = connection.ops.quote_name, Order._meta
     orders, events = quote(meta.db_table), quote(OrderEvent._meta.db_table)
-    columns, params = [f"{quote('last_seq')} = {quote('last_seq')} + 1"], []
+    columns, params = [f"{quote('last_seq')} = {quote('last_seq')} + {steps:d}"], []
     for name, value in values.items():
-        field = meta.get_field(name)
-        columns.append(f"{quote(field.column)} = %s")
-        params.append(field.get_db_prep_save(value, connection))
+        field_ = meta.get_field(name)
+        columns.append(f"{quote(field_.column)} = %s")
+        params.append(field_.get_db_prep_save(value, connection))
     params += [meta.pk.get_db_prep_value(order_id, connection), str(expected)]
     at_seq = ""
     if expected_seq is not None:
         at_seq = " AND last_seq = %s"
         params.append(expected_seq)
+    rows = ", ".join(["(%s::integer, %s::text, %s::jsonb, %s::timestamptz)"] * steps)
     sql = (
         f"WITH moved AS (UPDATE {orders} SET {', '.join(columns)} WHERE id = %s AND status = %s{at_seq} "
         f"RETURNING id, last_seq, type, created_at, "
-        f"(SELECT created_at FROM {events} WHERE order_id = {orders}.id AND seq = {orders}.last_seq - 1) AS entered), "
+        f"(SELECT created_at FROM {events} WHERE order_id = {orders}.id AND seq = {orders}.last_seq - {steps:d}) "
+        "AS entered), "
         f"event AS (INSERT INTO {events} (order_id, seq, status, data, created_at) "
-        "SELECT id, last_seq, %s, %s, %s FROM moved RETURNING id) "
-        "SELECT event.id, moved.last_seq, moved.type, moved.created_at, moved.entered FROM moved, event"
+        f"SELECT moved.id, moved.last_seq - {steps:d} + step.n, step.status, step.data, step.at "
+        f"FROM moved, (VALUES {rows}) AS step (n, status, data, at) RETURNING id, seq) "
+        "SELECT event.id, event.seq, moved.type, moved.created_at, moved.entered FROM moved, event ORDER BY event.seq"
     )
     return sql, params
 
@@ -200,48 +215,58 @@ def _move(
     *,
     order_id: UUID | str,
     expected: Status,
-    to: Status,
-    data: dict[str, Any],
-    changes: dict[str, Any],
+    steps: Sequence[Step],
     expected_seq: int | None = None,
     order: Order | None = None,
-) -> OrderEvent | None:
-    """Move the order from `expected` (at event `expected_seq`, if given) to `to` with its next event;
-    None if it is not there.
+) -> list[OrderEvent] | None:
+    """Move the order from `expected` (at event `expected_seq`, if given) through `steps`, an event
+    each; None if it is not there.
 
     `order`, the caller's copy of the row, if any, is updated to match it.
     """
     now = timezone.now()
-    values = {"status": to, "next_check_at": None if to in TERMINAL else stall_deadline(), "updated_at": now, **changes}
-    sql, params = _move_sql(order_id=order_id, expected=expected, expected_seq=expected_seq, values=values)
+    final = steps[-1].to
+    values: dict[str, Any] = {"status": final, "next_check_at": None if final in TERMINAL else stall_deadline()}
+    values["updated_at"] = now
+    for step in steps:
+        values.update(step.changes)
+    sql, params = _move_sql(
+        order_id=order_id, expected=expected, expected_seq=expected_seq, values=values, steps=len(steps)
+    )
     data_field, created_field = OrderEvent._meta.get_field("data"), OrderEvent._meta.get_field("created_at")
-    params += [str(to), data_field.get_db_prep_save(data, connection), created_field.get_db_prep_save(now, connection)]
+    at = created_field.get_db_prep_save(now, connection)
+    for n, step in enumerate(steps, start=1):
+        params += [n, str(step.to), data_field.get_db_prep_save(step.data, connection), at]
     with prepared_cursor() as cursor:
         cursor.execute(sql, params)
-        row = cursor.fetchone()
-    if row is None:
+        rows = cursor.fetchall()
+    if not rows:
         return None
-    event_id, seq, order_type, created_at, entered = row
     if order is not None:
-        for field, value in values.items():
-            setattr(order, field, value)
-        order.last_seq = seq
+        for name, value in values.items():
+            setattr(order, name, value)
+        order.last_seq = rows[-1][1]
     order_id = UUID(str(order_id))
-    event = OrderEvent(id=event_id, order_id=order_id, seq=seq, status=to, data=data, created_at=now)
-    logger.info("order moved to %s (seq %d)", to, seq, extra={"order_id": order_id})
-    after_commit(publish_order_event, event, background=True)
-    after_commit(
-        partial(
-            metrics.record_transition,
-            order_type=order_type,
-            left=expected,
-            to=to,
-            seconds_in_left=(now - entered).total_seconds() if entered else 0.0,
-            e2e_seconds=(now - created_at).total_seconds() if to in TERMINAL else None,
-        ),
-        background=True,
-    )
-    return event
+    events, left = [], expected
+    for step, (event_id, seq, order_type, created_at, entered) in zip(steps, rows, strict=True):
+        event = OrderEvent(id=event_id, order_id=order_id, seq=seq, status=step.to, data=step.data, created_at=now)
+        events.append(event)
+        logger.info("order moved to %s (seq %d)", step.to, seq, extra={"order_id": order_id})
+        after_commit(publish_order_event, event, background=True)
+        after_commit(
+            partial(
+                metrics.record_transition,
+                order_type=order_type,
+                left=left,
+                to=step.to,
+                # Within a run, each status after the first is left in the statement that entered it.
+                seconds_in_left=(now - entered).total_seconds() if entered and left == expected else 0.0,
+                e2e_seconds=(now - created_at).total_seconds() if step.to in TERMINAL else None,
+            ),
+            background=True,
+        )
+        left = step.to
+    return events
 
 
 def order_transition(
@@ -261,21 +286,44 @@ def order_transition(
     Raises InvalidTransition when the order has moved on meanwhile (a duplicate delivery) or the
     table forbids the move.
     """
-    if can_move(expected, to):
-        event = _move(
-            order_id=order_id,
-            expected=expected,
-            to=to,
-            data=data or {},
-            changes=changes or {},
-            expected_seq=expected_seq,
-        )
-        if event is not None:
-            return event
+    [event] = order_transitions(
+        order_id=order_id,
+        expected=expected,
+        steps=[Step(to, data or {}, changes or {})],
+        expected_seq=expected_seq,
+    )
+    return event
+
+
+def order_transitions(
+    *,
+    order_id: UUID | str,
+    expected: Status,
+    steps: Sequence[Step],
+    expected_seq: int | None = None,
+) -> list[OrderEvent]:
+    """order_transition for a run of moves made at once: each along the table, each with its event,
+    all in one statement and one commit. Either the order makes every move, or none.
+
+    Raises InvalidTransition as order_transition does, naming the move that the table forbids or the
+    first one when the order has moved on meanwhile.
+    """
+    left = expected
+    for step in steps:
+        if not can_move(left, step.to):
+            raise _refused(order_id, expected=left, to=step.to)
+        left = step.to
+    events = _move(order_id=order_id, expected=expected, steps=steps, expected_seq=expected_seq)
+    if events is None:
+        raise _refused(order_id, expected=expected, to=steps[0].to)
+    return events
+
+
+def _refused(order_id: UUID | str, *, expected: Status, to: Status) -> Exception:
     current = Order.objects.filter(pk=order_id).values_list("status", flat=True).first()
     if current is None:
-        raise Order.DoesNotExist(f"order {order_id} does not exist")
-    raise InvalidTransition(order_id=order_id, current=current, expected=expected, to=to)
+        return Order.DoesNotExist(f"order {order_id} does not exist")
+    return InvalidTransition(order_id=order_id, current=current, expected=expected, to=to)
 
 
 def order_begin_attempt(*, order_id: UUID | str, attempt: int) -> None:

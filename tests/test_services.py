@@ -10,6 +10,7 @@ from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from dex.errors import QuoteExpired
 from dex.ledger import swaps_for
 from orders.exceptions import TooManyOpenOrders
 from orders.execution import order_execute, retry_countdown
@@ -57,10 +58,30 @@ def test_a_fresh_orders_first_attempt_is_counted_in_the_statement_that_reads_it(
     with CaptureQueriesContext(connection) as queries:
         order_execute(order_id=order.id)
 
-    # Counting the attempt, then the four moves: no separate read of the order.
-    assert len(queries) == 5
+    # Counting the attempt, routing to submitted in one statement, then confirmed: no separate read of the order.
+    assert len(queries) == 3
     assert queries[0]["sql"].startswith('UPDATE "orders_order" SET attempts = 1')
+    assert [q["sql"].count("INSERT INTO") for q in queries[1:]] == [1, 1]
     assert Order.objects.get(pk=order.id).attempts == 1
+
+
+def test_a_swap_that_cannot_be_built_leaves_its_attempts_quotes_and_sends_nothing(instant_venues, monkeypatch):
+    def refuse(route, **_):
+        raise QuoteExpired(route.venue, route.quote_id)
+
+    monkeypatch.setattr(instant_venues, "build_swap", refuse)
+    order = OrderFactory(last_seq=1)
+
+    retry_in = order_execute(order_id=order.id)
+
+    order.refresh_from_db()
+    [routing] = order.events.all()
+    assert retry_in == retry_countdown(1)
+    assert (routing.seq, routing.status, routing.data["attempt"]) == (2, "routing", 1)
+    assert routing.data["quotes"] and order.route == routing.data["route"]
+    assert (order.status, order.attempts, order.tx_hash) == (Status.ROUTING, 1, "")
+    assert "expired" in order.last_error
+    assert swaps_for(instant_venues.ledger, str(order.id)) == []
 
 
 def test_the_first_attempt_path_returns_the_whole_order_as_counted():

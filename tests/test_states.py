@@ -5,7 +5,7 @@ import itertools
 import pytest
 
 from orders.exceptions import InvalidTransition
-from orders.services import order_transition
+from orders.services import Step, order_transition, order_transitions
 from orders.states import ALLOWED_MOVES, TERMINAL, Status
 from tests.factories import OrderFactory
 
@@ -54,3 +54,49 @@ def test_confirmed_order_cannot_fail():
 
     with pytest.raises(InvalidTransition):
         order_transition(order_id=order.id, expected=Status.CONFIRMED, to=Status.FAILED)
+
+
+def test_a_run_of_moves_makes_each_one_with_its_event_in_order(django_capture_on_commit_callbacks):
+    order = OrderFactory(status=Status.PENDING, last_seq=1)
+    steps = [
+        Step(Status.ROUTING, {"n": 1}, {"venue": ""}),
+        Step(Status.BUILDING, {"n": 2}, {"venue": "raydium"}),
+        Step(Status.SUBMITTED, {"n": 3}, {"tx_hash": "sig"}),
+    ]
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        events = order_transitions(order_id=order.id, expected=Status.PENDING, expected_seq=1, steps=steps)
+
+    order.refresh_from_db()
+    assert (order.status, order.last_seq, order.venue, order.tx_hash) == (Status.SUBMITTED, 4, "raydium", "sig")
+    assert [(e.seq, e.status, e.data) for e in events] == [
+        (2, "routing", {"n": 1}),
+        (3, "building", {"n": 2}),
+        (4, "submitted", {"n": 3}),
+    ]
+    assert [(e.seq, e.status, e.data) for e in order.events.order_by("seq")] == [
+        (e.seq, e.status, e.data) for e in events
+    ]
+    published = [c for c in callbacks if c.__qualname__ == "publish_order_event"]
+    assert len(published) == 3
+
+
+@pytest.mark.parametrize(
+    ("status", "last_seq", "to", "message"),
+    [
+        (Status.CANCELLED, 1, [Status.ROUTING, Status.BUILDING], "is cancelled, not pending"),  # moved on meanwhile
+        (Status.PENDING, 2, [Status.ROUTING, Status.BUILDING], "is pending, not pending"),  # moved and came back
+        (Status.PENDING, 1, [Status.ROUTING, Status.SUBMITTED], "not routing; cannot move to submitted"),  # forbidden
+    ],
+)
+def test_a_run_of_moves_is_all_or_nothing(status, last_seq, to, message):
+    order = OrderFactory(status=status, last_seq=last_seq)
+
+    with pytest.raises(InvalidTransition) as refused:
+        order_transitions(
+            order_id=order.id, expected=Status.PENDING, expected_seq=1, steps=[Step(status) for status in to]
+        )
+
+    order.refresh_from_db()
+    assert (order.status, order.last_seq, order.events.count()) == (status, last_seq, 0)
+    assert message in str(refused.value)
