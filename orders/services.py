@@ -1,8 +1,8 @@
 """The verbs that write orders: create, move through the state machine, execute, fail."""
 
+import dataclasses
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import partial
@@ -165,13 +165,13 @@ def _append_event(order: Order, *, to: Status, data: dict[str, Any], changes: di
     return events[0]
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Step:
     """One status move: the status moved to, its event's data and the order's fields it sets."""
 
     to: Status
-    data: dict[str, Any] = field(default_factory=dict)
-    changes: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] = dataclasses.field(default_factory=dict)
+    changes: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 def _move_sql(
@@ -189,9 +189,9 @@ def _move_sql(
     orders, events = quote(meta.db_table), quote(OrderEvent._meta.db_table)
     columns, params = [f"{quote('last_seq')} = {quote('last_seq')} + {steps:d}"], []
     for name, value in values.items():
-        field_ = meta.get_field(name)
-        columns.append(f"{quote(field_.column)} = %s")
-        params.append(field_.get_db_prep_save(value, connection))
+        field = meta.get_field(name)
+        columns.append(f"{quote(field.column)} = %s")
+        params.append(field.get_db_prep_save(value, connection))
     params += [meta.pk.get_db_prep_value(order_id, connection), str(expected)]
     at_seq = ""
     if expected_seq is not None:
@@ -226,8 +226,7 @@ def _move(
     """
     now = timezone.now()
     final = steps[-1].to
-    values: dict[str, Any] = {"status": final, "next_check_at": None if final in TERMINAL else stall_deadline()}
-    values["updated_at"] = now
+    values = {"status": final, "next_check_at": None if final in TERMINAL else stall_deadline(), "updated_at": now}
     for step in steps:
         values.update(step.changes)
     sql, params = _move_sql(
@@ -248,7 +247,7 @@ def _move(
         order.last_seq = rows[-1][1]
     order_id = UUID(str(order_id))
     events, left = [], expected
-    for step, (event_id, seq, order_type, created_at, entered) in zip(steps, rows, strict=True):
+    for n, (step, (event_id, seq, order_type, created_at, entered)) in enumerate(zip(steps, rows, strict=True)):
         event = OrderEvent(id=event_id, order_id=order_id, seq=seq, status=step.to, data=step.data, created_at=now)
         events.append(event)
         logger.info("order moved to %s (seq %d)", step.to, seq, extra={"order_id": order_id})
@@ -260,7 +259,7 @@ def _move(
                 left=left,
                 to=step.to,
                 # Within a run, each status after the first is left in the statement that entered it.
-                seconds_in_left=(now - entered).total_seconds() if entered and left == expected else 0.0,
+                seconds_in_left=(now - entered).total_seconds() if entered and n == 0 else 0.0,
                 e2e_seconds=(now - created_at).total_seconds() if step.to in TERMINAL else None,
             ),
             background=True,
