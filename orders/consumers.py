@@ -18,7 +18,7 @@ from orders import metrics
 from orders.background import run_in_background
 from orders.fanout import order_event_hub
 from orders.publisher import event_message
-from orders.selectors import order_events_after, order_exists, order_get
+from orders.selectors import order_events_after, order_status_of
 from orders.states import TERMINAL
 from orders.ws_auth import offered_subprotocol
 
@@ -50,15 +50,14 @@ def _in_thread_pool(func):
 
 
 @_in_thread_pool
-def _order_exists(order_id: UUID, account) -> bool:
-    return order_exists(order_id=order_id, account=account)
-
-
-@_in_thread_pool
-def _history(order_id: UUID, after: int) -> tuple[list[dict], bool]:
-    """The stored events after `after`, and whether the order had finished before they were read."""
-    finished = order_get(order_id=order_id).status in TERMINAL
-    return [event_message(event) for event in order_events_after(order_id=order_id, after=after)], finished
+def _history(order_id: UUID, account, after: int) -> tuple[list[dict], bool] | None:
+    """The stored events after `after`, and whether the order had finished before they were read;
+    None when the order is not `account`'s. One look-up answers both, so a subscriber costs one hop."""
+    # The status is read before the events: an order finished by then has its terminal event among them.
+    status = order_status_of(order_id=order_id, account=account)
+    if status is None:
+        return None
+    return [event_message(event) for event in order_events_after(order_id=order_id, after=after)], status in TERMINAL
 
 
 @_in_thread_pool
@@ -115,20 +114,22 @@ class OrderStreamConsumer(AsyncJsonWebsocketConsumer):
         after = query.get("after", ["0"])[0]
         if not after.isdigit() or len(after) > 9:
             return await self._refuse(CloseCode.BAD_REQUEST, "after must be a non-negative integer")
-        if not await _order_exists(order_id, account):
-            return await self._refuse(CloseCode.NOT_FOUND, f"order {order_id} not found")
 
         # Join the group before reading history: an event committed meanwhile then arrives
-        # live or from the database, and the seq check drops whichever copy comes second.
+        # live or from the database, and the seq check drops whichever copy comes second. Whether
+        # the order is the account's is read with the history; until then nothing is sent, and
+        # a live event of it waits in the inbox (messages are handled one at a time), to be dropped.
         self.order_id = order_id
         self.last_seq = int(after)
         await order_event_hub().subscribe(str(order_id), self)
         _count_subscriber(1)
         try:
             await self.accept(self.subprotocol)
-            # The status is read before the events: an order finished by then has its terminal event
-            # among them, and any event committed after the read arrives live.
-            events, finished = await _history(order_id, self.last_seq)
+            history = await _history(order_id, account, self.last_seq)
+            if history is None:
+                await self.disconnect(CloseCode.NOT_FOUND)
+                return await self._fail(CloseCode.NOT_FOUND, f"order {order_id} not found")
+            events, finished = history
             for event in events:
                 await self._send_event(event)
         except BaseException:
@@ -165,6 +166,8 @@ class OrderStreamConsumer(AsyncJsonWebsocketConsumer):
         await super().close(code=code, reason=reason)
 
     async def order_event(self, message: dict) -> None:
+        if self.finished:
+            return
         event = message["event"]
         if event["seq"] > self.last_seq + 1:
             # The channel layer dropped something in between: the database has it.
@@ -174,7 +177,8 @@ class OrderStreamConsumer(AsyncJsonWebsocketConsumer):
 
     async def order_replay(self, message: dict) -> None:
         """The hub lost the channel layer for a while: what was published meanwhile is in the database."""
-        await self._replay()
+        if not self.finished:
+            await self._replay()
 
     async def _replay(self) -> None:
         for event in await _events_after(self.order_id, self.last_seq):

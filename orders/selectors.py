@@ -17,6 +17,11 @@ def order_exists(*, order_id: UUID | str, account: AbstractBaseUser) -> bool:
     return Order.objects.filter(pk=order_id, account=account).exists()
 
 
+def order_status_of(*, order_id: UUID | str, account: AbstractBaseUser) -> str | None:
+    """The order's status, if it is `account`'s; None for another account's order, as for no order."""
+    return Order.objects.filter(pk=order_id, account=account).values_list("status", flat=True).first()
+
+
 def order_list(*, account: AbstractBaseUser) -> QuerySet[Order]:
     return Order.objects.filter(account=account).order_by("-created_at")
 

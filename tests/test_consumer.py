@@ -6,6 +6,7 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 
 from engine.asgi import application
+from orders import consumers
 from orders.fanout import REPLAY_TYPE, order_event_hub
 from orders.publisher import EVENT_TYPE, event_message, order_group
 from orders.services import order_transition
@@ -116,7 +117,7 @@ async def test_a_replay_from_the_hub_sends_the_stored_events_the_subscriber_miss
 async def test_a_subscriber_whose_history_cannot_be_read_leaves_the_hub(monkeypatch):
     order = await _order_with_events(Status.PENDING)
 
-    async def database_away(order_id, after):
+    async def database_away(order_id, account, after):
         raise ConnectionError("database away")
 
     monkeypatch.setattr("orders.consumers._history", database_away)
@@ -126,3 +127,29 @@ async def test_a_subscriber_whose_history_cannot_be_read_leaves_the_hub(monkeypa
     with pytest.raises(ConnectionError):
         await communicator.wait()
     assert str(order.id) not in order_event_hub().orders
+
+
+async def test_another_accounts_order_is_refused_leaves_the_hub_and_sends_none_of_its_events(monkeypatch):
+    order = await _order_with_events(Status.PENDING, Status.ROUTING)
+    mallory = await database_sync_to_async(TokenFactory)()
+    read = consumers._history
+
+    async def history_after_a_live_event(order_id, account, after):
+        # The socket is in the hub before the history tells whose order it is: a live event may be waiting.
+        (socket,) = order_event_hub().orders[str(order_id)].subscribers
+        live = await database_sync_to_async(order_transition)(
+            order_id=order.id, expected=Status.ROUTING, to=Status.BUILDING
+        )
+        socket.inbox.put_nowait({"type": EVENT_TYPE, "event": event_message(live)})
+        return await read(order_id, account, after)
+
+    monkeypatch.setattr("orders.consumers._history", history_after_a_live_event)
+    communicator = WebsocketCommunicator(application, f"/ws/orders/{order.id}/", subprotocols=["token", mallory.key])
+    connected, _ = await communicator.connect()
+    assert connected
+
+    assert (await communicator.receive_json_from())["error"]["code"] == 4404
+    assert (await communicator.receive_output(timeout=5))["code"] == 4404
+    assert await communicator.receive_nothing(timeout=0.2)
+    assert str(order.id) not in order_event_hub().orders
+    await communicator.disconnect()
