@@ -6,10 +6,12 @@ below its capacity. From a worker it also needed an event loop on a thread of it
 that thread for every event. Here the same steps run as two Lua scripts on a synchronous client:
 one for the members, then one per Redis server for the messages. The keys, the serialised messages,
 the expiry and the capacities are the layer's own, so its receivers cannot tell the difference.
+Several messages to one group (the events one statement stored) go in the same two round trips.
 """
 
 import logging
 import time
+from collections import defaultdict
 
 import redis
 from channels_redis.core import RedisChannelLayer
@@ -24,16 +26,17 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], 0, ARGV[1])
 return redis.call('ZRANGE', KEYS[1], 0, -1)
 """
 
-# KEYS: the members' channel keys; ARGV: a message per key, a capacity per key, then the time, the
-# expiry in seconds and the score below which a message has expired.
+# KEYS: a channel key per message, a member's key once for each message it gets; ARGV: a message per
+# key, a capacity per key, a score per key (later messages score higher, so a receiver takes them in
+# turn), then the expiry in seconds and the score below which a message has expired.
 DELIVER = """
 local keys = #KEYS
-local now, expiry, expired = ARGV[2 * keys + 1], ARGV[2 * keys + 2], ARGV[2 * keys + 3]
+local expiry, expired = ARGV[3 * keys + 1], ARGV[3 * keys + 2]
 local over_capacity = 0
 for i = 1, keys do
     redis.call('ZREMRANGEBYSCORE', KEYS[i], 0, expired)
     if redis.call('ZCOUNT', KEYS[i], '-inf', '+inf') < tonumber(ARGV[keys + i]) then
-        redis.call('ZADD', KEYS[i], now, ARGV[i])
+        redis.call('ZADD', KEYS[i], ARGV[2 * keys + i], ARGV[i])
         redis.call('EXPIRE', KEYS[i], expiry)
     else
         over_capacity = over_capacity + 1
@@ -67,22 +70,36 @@ class GroupSender:
         self.members = [client.register_script(MEMBERS) for client in self.clients]
         self.deliver = [client.register_script(DELIVER) for client in self.clients]
 
-    def group_send(self, group: str, message: dict) -> None:
+    def group_send(self, group: str, *messages: dict) -> None:
+        """Add each message to every member's channel; a member receives them in the order given."""
         layer = self.layer
         assert layer.require_valid_group_name(group), "Group name not valid"
         members = self.members[layer.consistent_hash(group)](
             keys=[layer._group_key(group)], args=[int(time.time()) - layer.group_expiry]
         )
-        by_server, messages, capacities = layer._map_channel_keys_to_connection(
-            [member.decode() for member in members], message
-        )
-        for index, keys in by_server.items():
+        channels = [member.decode() for member in members]
+        # Per server: (channel key, serialised message, capacity) in the order they are to be added.
+        deliveries: dict[int, list[tuple[str, bytes, int]]] = defaultdict(list)
+        for message in messages:
+            by_server, serialised, capacities = layer._map_channel_keys_to_connection(channels, message)
+            for index, keys in by_server.items():
+                deliveries[index] += [(key, serialised[key], capacities[key]) for key in keys]
+        for index, entries in deliveries.items():
             now = time.time()
-            args = [*(messages[key] for key in keys), *(capacities[key] for key in keys)]
-            args += [now, layer.expiry, int(now) - int(layer.expiry)]
+            keys = [key for key, _, _ in entries]
+            # A microsecond apart: a float near today's epoch still tells them apart (its step is 0.24 µs).
+            args = [*(body for _, body, _ in entries), *(capacity for _, _, capacity in entries)]
+            args += [repr(now + n * 1e-6) for n in range(len(entries))]
+            args += [layer.expiry, int(now) - int(layer.expiry)]
             over_capacity = self.deliver[index](keys=keys, args=args)
             if over_capacity:
-                logger.info("%s of %s channels over capacity in group %s", over_capacity, len(members), group)
+                logger.info(
+                    "%s of %s messages to %s channels over capacity in group %s",
+                    over_capacity,
+                    len(entries),
+                    len(channels),
+                    group,
+                )
 
     def load_scripts(self) -> None:
         """Connect to every server and load the scripts there, so that the first send needs neither."""

@@ -2,6 +2,7 @@
 
 import json
 import logging
+from collections.abc import Sequence
 from datetime import datetime, tzinfo
 from uuid import UUID
 
@@ -60,18 +61,27 @@ def _group_sender() -> GroupSender:
 
 
 def publish_order_event(event: OrderEvent) -> None:
-    """Send a committed event to live subscribers.
+    """Send a committed event to live subscribers (publish_order_events of one)."""
+    publish_order_events([event])
 
-    The event is already stored, so a failure here costs subscribers nothing they cannot
+
+def publish_order_events(events: Sequence[OrderEvent]) -> None:
+    """Send committed events of one order to live subscribers, in the order given, in one group send.
+
+    The events are already stored, so a failure here costs subscribers nothing they cannot
     replay: it is logged, not raised.
     """
     try:
-        message = event_message(event)
-        # Encoded once here, as the consumer's send_json would encode it for each subscriber.
-        live = {"type": EVENT_TYPE, "event": message, "text": json.dumps(message)}
-        _group_sender().group_send(order_group(event.order_id), live)
+        live = []
+        for event in events:
+            message = event_message(event)
+            # Encoded once here, as the consumer's send_json would encode it for each subscriber.
+            live.append({"type": EVENT_TYPE, "event": message, "text": json.dumps(message)})
+        _group_sender().group_send(order_group(events[0].order_id), *live)
     except Exception:
-        logger.exception("could not publish event %s of order %s", event.seq, event.order_id)
+        first, last = events[0].seq, events[-1].seq
+        seqs = str(first) if first == last else f"{first} to {last}"
+        logger.exception("could not publish event %s of order %s", seqs, events[0].order_id)
 
 
 def publisher_start() -> None:

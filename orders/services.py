@@ -21,7 +21,7 @@ from orders.background import run_in_background
 from orders.exceptions import AttemptTaken, InvalidTransition, NotCancellable, TooManyOpenOrders
 from orders.models import Order, OrderEvent, OrderType
 from orders.prepared import prepared_cursor, prepared_raw
-from orders.publisher import publish_order_event
+from orders.publisher import publish_order_event, publish_order_events
 from orders.states import CANCELLABLE, TERMINAL, Status, can_move
 
 logger = logging.getLogger(__name__)
@@ -246,12 +246,15 @@ def _move(
             setattr(order, name, value)
         order.last_seq = rows[-1][1]
     order_id = UUID(str(order_id))
-    events, left = [], expected
-    for n, (step, (event_id, seq, order_type, created_at, entered)) in enumerate(zip(steps, rows, strict=True)):
-        event = OrderEvent(id=event_id, order_id=order_id, seq=seq, status=step.to, data=step.data, created_at=now)
-        events.append(event)
+    events = [
+        OrderEvent(id=event_id, order_id=order_id, seq=seq, status=step.to, data=step.data, created_at=now)
+        for step, (event_id, seq, *_) in zip(steps, rows, strict=True)
+    ]
+    # The run's events in one publish, ahead of their metrics on the background thread.
+    after_commit(publish_order_events, events, background=True)
+    left = expected
+    for n, (step, (_, seq, order_type, created_at, entered)) in enumerate(zip(steps, rows, strict=True)):
         logger.info("order moved to %s (seq %d)", step.to, seq, extra={"order_id": order_id})
-        after_commit(publish_order_event, event, background=True)
         after_commit(
             partial(
                 metrics.record_transition,

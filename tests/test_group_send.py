@@ -70,6 +70,26 @@ def test_a_send_is_one_round_trip_for_the_members_and_one_for_their_messages(lay
     assert commands == ["EVALSHA", "EVALSHA"]
 
 
+def test_messages_sent_together_reach_every_member_in_order_in_the_same_two_round_trips(layer, monkeypatch):
+    channels = asyncio.run(_members_of(layer, 2))
+    sender = GroupSender(layer, timeout=5)
+    sender.load_scripts()
+    client, commands = sender.clients[0], []
+
+    def counted(*args, **options):
+        commands.append(args[0])
+        return type(client).execute_command(client, *args, **options)
+
+    monkeypatch.setattr(client, "execute_command", counted)
+    sender.group_send(GROUP, *({"type": "order.event", "n": n} for n in range(1, 4)))
+    assert commands == ["EVALSHA", "EVALSHA"]
+
+    async def received():
+        return [[(await layer.receive(channel))["n"] for _ in range(3)] for channel in channels]
+
+    assert asyncio.run(received()) == [[1, 2, 3], [1, 2, 3]]
+
+
 def test_a_member_at_its_capacity_gets_no_more_and_it_is_logged(layer, caplog):
     async def scenario():
         [channel] = await _members_of(layer, 1)
@@ -80,7 +100,7 @@ def test_a_member_at_its_capacity_gets_no_more_and_it_is_logged(layer, caplog):
         return [(await layer.receive(channel))["n"] for _ in range(layer.capacity)]
 
     assert asyncio.run(scenario()) == [0, 1, 2]
-    assert "1 of 1 channels over capacity" in caplog.text
+    assert "1 of 1 messages to 1 channels over capacity" in caplog.text
 
 
 def test_scripts_the_server_lost_are_loaded_again(layer):

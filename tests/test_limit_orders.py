@@ -71,7 +71,7 @@ def test_a_limit_order_waits_without_being_queued(django_capture_on_commit_callb
     assert order.events.get(seq=2).data["limit_price"] == "95"
     assert [c.__qualname__ for c in callbacks if c.__qualname__ != "record_transition"] == [
         "publish_order_event",
-        "publish_order_event",
+        "publish_order_events",
     ]
     assert order.next_check_at is None
 
