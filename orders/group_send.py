@@ -78,18 +78,19 @@ class GroupSender:
             keys=[layer._group_key(group)], args=[int(time.time()) - layer.group_expiry]
         )
         channels = [member.decode() for member in members]
-        # Per server: (channel key, serialised message, capacity) in the order they are to be added.
-        deliveries: dict[int, list[tuple[str, bytes, int]]] = defaultdict(list)
-        for message in messages:
+        # Per server: (channel key, serialised message, capacity, place of the message) in the order to add them.
+        deliveries: dict[int, list[tuple[str, bytes, int, int]]] = defaultdict(list)
+        for place, message in enumerate(messages):
             by_server, serialised, capacities = layer._map_channel_keys_to_connection(channels, message)
             for index, keys in by_server.items():
-                deliveries[index] += [(key, serialised[key], capacities[key]) for key in keys]
+                deliveries[index] += [(key, serialised[key], capacities[key], place) for key in keys]
         for index, entries in deliveries.items():
             now = time.time()
-            keys = [key for key, _, _ in entries]
-            # A microsecond apart: a float near today's epoch still tells them apart (its step is 0.24 µs).
-            args = [*(body for _, body, _ in entries), *(capacity for _, _, capacity in entries)]
-            args += [repr(now + n * 1e-6) for n in range(len(entries))]
+            keys = [key for key, *_ in entries]
+            args = [*(body for _, body, _, _ in entries), *(capacity for _, _, capacity, _ in entries)]
+            # A message a microsecond after the one before: a float near today's epoch still tells them
+            # apart (its step is 0.24 µs), and the next send comes round trips later.
+            args += [repr(now + place * 1e-6) for *_, place in entries]
             args += [layer.expiry, int(now) - int(layer.expiry)]
             over_capacity = self.deliver[index](keys=keys, args=args)
             if over_capacity:

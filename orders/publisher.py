@@ -71,6 +71,8 @@ def publish_order_events(events: Sequence[OrderEvent]) -> None:
     The events are already stored, so a failure here costs subscribers nothing they cannot
     replay: it is logged, not raised.
     """
+    if not events:
+        return
     try:
         live = []
         for event in events:
