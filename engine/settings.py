@@ -226,6 +226,11 @@ CHANNEL_LAYERS = {
 WEBSOCKET_CLIENT_MESSAGE_BUDGET = env.int("WEBSOCKET_CLIENT_MESSAGE_BUDGET", default=20)
 WEBSOCKET_CLIENT_MESSAGE_WINDOW = env.float("WEBSOCKET_CLIENT_MESSAGE_WINDOW", default=10.0)
 WEBSOCKET_CLIENT_MESSAGE_MAX_BYTES = env.int("WEBSOCKET_CLIENT_MESSAGE_MAX_BYTES", default=4096)
+# Every this many seconds each web process reads the latest seq of its subscribers' orders, and a
+# subscriber still behind a seq read one check before reads the events it missed from the database:
+# an event the channel layer lost is otherwise only noticed at the order's next one, and a final
+# event has none. One query per web process and period, whatever the number of subscribers.
+ORDER_STREAM_CHECK_SECONDS = env.float("ORDER_STREAM_CHECK_SECONDS", default=10.0)
 
 # --- rest framework ---------------------------------------------------------------------------
 

@@ -4,20 +4,29 @@ When each socket joined its order's group itself, the channel layer stored a cop
 per subscriber, and the process fetched each copy with round trips of its own: ten subscribers of
 one order cost ten. Here the process joins once per order, receives each event once, and hands it
 to each of its subscribers of that order in memory, in the order received.
+
+An event the layer lost (a publish that failed, a channel over capacity or past its expiry) shows
+as a gap at the order's next event, which the subscriber fills from the database; a final event has
+no next one. So the hub also reads its orders' latest seqs every ORDER_STREAM_CHECK_SECONDS, and a
+subscriber still behind a seq read at the check before reads what it missed.
 """
 
 import asyncio
 import contextlib
 import logging
+import time
 import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
+from django.conf import settings
 
 from orders.hub_inbox import hub_inbox
 from orders.publisher import order_group
+from orders.selectors import order_last_seqs
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +37,11 @@ REPLAY_TYPE = "order.replay"
 
 class Subscriber(Protocol):
     inbox: asyncio.Queue
+    last_seq: int  # the seq of the last event it has sent on
+
+
+# On the loop's thread pool, like the consumer's look-ups, not on the one thread sync_to_async shares.
+_stored_seqs = database_sync_to_async(lambda order_ids: order_last_seqs(order_ids=order_ids), thread_sensitive=False)
 
 
 @dataclass
@@ -48,6 +62,10 @@ class OrderEventHub:
         self.channel = ""
         self.orders: dict[str, _Order] = {}
         self.reader: asyncio.Task | None = None
+        # The seqs the last check read, and when the next one is due.
+        self.stored: dict[str, int] = {}
+        self.next_check = time.monotonic() + settings.ORDER_STREAM_CHECK_SECONDS
+        self.checking: asyncio.Task | None = None
 
     async def subscribe(self, order_id: str, subscriber: Subscriber) -> None:
         """From now on, put every live event of the order into the subscriber's inbox."""
@@ -95,6 +113,30 @@ class OrderEventHub:
                 order = self.orders.get(event.get("orderId")) if isinstance(event, dict) else None
                 for subscriber in order.subscribers if order else ():
                     subscriber.inbox.put_nowait(message)
+            # The inbox answers at least every few seconds, with nothing if nothing came.
+            if time.monotonic() >= self.next_check and (self.checking is None or self.checking.done()):
+                self.next_check = time.monotonic() + settings.ORDER_STREAM_CHECK_SECONDS
+                self.checking = asyncio.create_task(self.check_stored(), name="order-event-hub-check")
+
+    async def check_stored(self) -> None:
+        """Have every subscriber still behind a seq the previous check read read what it missed, and
+        read the seqs again.
+
+        A seq read one check ago was committed at least that long ago: its event has had the time to
+        arrive, and one that has not is taken as lost. A newer one may still be on its way.
+        """
+        order_ids = [order_id for order_id, order in self.orders.items() if order.subscribers]
+        try:
+            stored = await _stored_seqs(order_ids) if order_ids else {}
+        except Exception as exc:
+            logger.warning("stored events not checked: %s", exc)
+            return
+        for order_id, seq in self.stored.items():
+            order = self.orders.get(order_id)
+            for subscriber in order.subscribers if order else ():
+                if subscriber.last_seq < seq:
+                    subscriber.inbox.put_nowait({"type": REPLAY_TYPE})
+        self.stored = stored
 
     async def _recover(self, error: Exception) -> None:
         """Join every group again once the layer answers, then have every subscriber read what it missed.

@@ -1,5 +1,6 @@
 """Reads of orders and their events."""
 
+from collections.abc import Iterable
 from uuid import UUID
 
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -20,6 +21,12 @@ def order_exists(*, order_id: UUID | str, account: AbstractBaseUser) -> bool:
 def order_status_of(*, order_id: UUID | str, account: AbstractBaseUser) -> str | None:
     """The order's status, if it is `account`'s; None for another account's order, as for no order."""
     return Order.objects.filter(pk=order_id, account=account).values_list("status", flat=True).first()
+
+
+def order_last_seqs(*, order_ids: Iterable[UUID | str]) -> dict[str, int]:
+    """The seq of each order's latest stored event, by order id."""
+    rows = Order.objects.filter(pk__in=list(order_ids)).values_list("pk", "last_seq")
+    return {str(order_id): last_seq for order_id, last_seq in rows}
 
 
 def order_list(*, account: AbstractBaseUser) -> QuerySet[Order]:

@@ -153,3 +153,22 @@ async def test_another_accounts_order_is_refused_leaves_the_hub_and_sends_none_o
     assert await communicator.receive_nothing(timeout=0.2)
     assert str(order.id) not in order_event_hub().orders
     await communicator.disconnect()
+
+
+async def test_a_final_event_the_layer_lost_reaches_the_subscriber_at_the_check_after_the_one_that_read_it(settings):
+    settings.ORDER_STREAM_CHECK_SECONDS = 3600  # the test runs the hub's checks itself
+    order = await _order_with_events(Status.PENDING, Status.ROUTING, Status.BUILDING, Status.SUBMITTED)
+    communicator = await _subscriber(order, f"/ws/orders/{order.id}/")
+    await communicator.connect()
+    assert [(await communicator.receive_json_from())["seq"] for _ in range(4)] == [1, 2, 3, 4]
+    # Stored, but its publish lost: no later event will show the gap.
+    await _append_silently(order, 5, Status.CONFIRMED)
+
+    await order_event_hub().check_stored()
+    assert await communicator.receive_nothing(timeout=0.2)
+    await order_event_hub().check_stored()
+
+    last = await communicator.receive_json_from(timeout=5)
+    assert (last["seq"], last["status"]) == (5, "confirmed")
+    assert (await communicator.receive_output(timeout=5))["code"] == 1000
+    await communicator.disconnect()

@@ -14,8 +14,9 @@ ORDER, OTHER = "3f1c6a2e-0000-4000-8000-000000000001", "3f1c6a2e-0000-4000-8000-
 
 
 class Subscriber:
-    def __init__(self) -> None:
+    def __init__(self, last_seq: int = 0) -> None:
         self.inbox: asyncio.Queue = asyncio.Queue()
+        self.last_seq = last_seq
 
 
 def _event(order_id: str, seq: int) -> dict:
@@ -117,4 +118,24 @@ async def test_after_losing_the_layer_the_hub_joins_again_and_every_subscriber_r
     assert layer.groups[order_group(ORDER)] == layer.groups[order_group(OTHER)] == {"specific.test!hub"}
     await layer.messages.put(_event(ORDER, 10))
     assert (await asyncio.wait_for(first.inbox.get(), 5))["event"]["seq"] == 10
+    hub.reader.cancel()
+
+
+async def test_a_subscriber_behind_a_seq_read_one_check_before_and_only_it_reads_what_it_missed(monkeypatch):
+    async def stored(order_ids):
+        return {order_id: {ORDER: 3, OTHER: 2}[order_id] for order_id in order_ids}
+
+    monkeypatch.setattr("orders.fanout._stored_seqs", stored)
+    hub = OrderEventHub(FakeLayer())
+    behind, current, elsewhere = Subscriber(last_seq=2), Subscriber(last_seq=3), Subscriber(last_seq=2)
+    for order_id, subscriber in ((ORDER, behind), (ORDER, current), (OTHER, elsewhere)):
+        await hub.subscribe(order_id, subscriber)
+
+    # Seq 3 may still be on its way at the first check that reads it; at the next one it is late.
+    await hub.check_stored()
+    assert all(subscriber.inbox.empty() for subscriber in (behind, current, elsewhere))
+    await hub.check_stored()
+
+    assert behind.inbox.get_nowait() == {"type": REPLAY_TYPE}
+    assert current.inbox.empty() and elsewhere.inbox.empty()
     hub.reader.cancel()
