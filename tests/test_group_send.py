@@ -38,6 +38,20 @@ async def _members_of(layer: RedisChannelLayer, count: int) -> list[str]:
     return channels
 
 
+def _counted_sender(layer: RedisChannelLayer, monkeypatch) -> tuple[GroupSender, list[str]]:
+    """A sender with its scripts loaded, and the list its Redis commands are recorded in from now on."""
+    sender = GroupSender(layer, timeout=5)
+    sender.load_scripts()
+    client, commands = sender.clients[0], []
+
+    def counted(*args, **options):
+        commands.append(args[0])
+        return type(client).execute_command(client, *args, **options)
+
+    monkeypatch.setattr(client, "execute_command", counted)
+    return sender, commands
+
+
 def test_every_member_receives_the_message_through_the_layers_own_receive(layer):
     async def scenario():
         channels = await _members_of(layer, 2)
@@ -52,15 +66,7 @@ def test_every_member_receives_the_message_through_the_layers_own_receive(layer)
 
 
 def test_a_send_is_one_round_trip_for_the_members_and_one_for_their_messages(layer, monkeypatch):
-    sender = GroupSender(layer, timeout=5)
-    sender.load_scripts()
-    client, commands = sender.clients[0], []
-
-    def counted(*args, **options):
-        commands.append(args[0])
-        return type(client).execute_command(client, *args, **options)
-
-    monkeypatch.setattr(client, "execute_command", counted)
+    sender, commands = _counted_sender(layer, monkeypatch)
     sender.group_send(GROUP, {"type": "order.event"})
     assert commands == ["EVALSHA"]  # nobody in the group: nothing to deliver
 
@@ -72,15 +78,7 @@ def test_a_send_is_one_round_trip_for_the_members_and_one_for_their_messages(lay
 
 def test_messages_sent_together_reach_every_member_in_order_in_the_same_two_round_trips(layer, monkeypatch):
     channels = asyncio.run(_members_of(layer, 2))
-    sender = GroupSender(layer, timeout=5)
-    sender.load_scripts()
-    client, commands = sender.clients[0], []
-
-    def counted(*args, **options):
-        commands.append(args[0])
-        return type(client).execute_command(client, *args, **options)
-
-    monkeypatch.setattr(client, "execute_command", counted)
+    sender, commands = _counted_sender(layer, monkeypatch)
     sender.group_send(GROUP, *({"type": "order.event", "n": n} for n in range(1, 4)))
     assert commands == ["EVALSHA", "EVALSHA"]
 
