@@ -141,6 +141,16 @@ class OrderStreamConsumer(AsyncJsonWebsocketConsumer):
             self.finished = True
             await self.close(code=CloseCode.FINISHED)
 
+    async def websocket_disconnect(self, message: dict) -> None:
+        """Channels' websocket_disconnect, without its close_old_connections after disconnect().
+
+        That is a hop to the one thread sync_to_async shares, for every socket that closes, to tidy
+        that thread's database connections, which this consumer never uses (see dispatch). The
+        socket joins no Channels group of its own (the hub does), so it has none to leave either.
+        """
+        await self.disconnect(message["code"])
+        raise StopConsumer()
+
     async def disconnect(self, code: int) -> None:
         if self.order_id is not None:
             order_id, self.order_id = self.order_id, None

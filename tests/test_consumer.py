@@ -78,14 +78,16 @@ async def test_what_a_client_sends_is_ignored():
     await communicator.disconnect()
 
 
-async def test_live_events_reach_a_subscriber_without_a_hop_to_the_shared_sync_thread(monkeypatch):
+async def test_live_events_and_the_close_of_a_subscriber_take_no_hop_to_the_shared_sync_thread(monkeypatch):
     hops = []
 
     async def counted():
         hops.append(1)
 
-    # Channels' own dispatch closes old connections on the one thread sync_to_async shares, per message.
+    # Channels' own dispatch closes old connections on the one thread sync_to_async shares, per
+    # message, and its websocket_disconnect once more when the client goes.
     monkeypatch.setattr("channels.consumer.aclose_old_connections", counted)
+    monkeypatch.setattr("channels.generic.websocket.aclose_old_connections", counted)
     order = await _order_with_events(Status.PENDING)
     communicator = await _subscriber(order, f"/ws/orders/{order.id}/")
     await communicator.connect()
@@ -96,6 +98,7 @@ async def test_live_events_reach_a_subscriber_without_a_hop_to_the_shared_sync_t
     await communicator.disconnect()
 
     assert hops == []
+    assert str(order.id) not in order_event_hub().orders
 
 
 async def test_a_replay_from_the_hub_sends_the_stored_events_the_subscriber_missed():
