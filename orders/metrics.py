@@ -8,7 +8,8 @@ fail the order it describes.
 import functools
 import logging
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import NamedTuple
 
 import redis
 from django.conf import settings
@@ -43,16 +44,24 @@ def _observe(pipe, name: str, labels: str, seconds: float) -> None:
     pipe.hincrby(f"{PREFIX}{name}:bucket:{_bucket(seconds)}", labels, 1)
 
 
-def record_transition(
-    *, order_type: str, left: str, to: str, seconds_in_left: float, e2e_seconds: float | None
-) -> None:
+class Transition(NamedTuple):
     """An order left status `left` after `seconds_in_left` for `to`; `e2e_seconds` once it finished."""
+
+    left: str
+    to: str
+    seconds_in_left: float
+    e2e_seconds: float | None = None
+
+
+def record_transitions(*, order_type: str, transitions: Sequence[Transition]) -> None:
+    """Count the moves of one statement (a run of them, or one) in one round trip."""
     try:
         pipe = _redis().pipeline(transaction=False)
-        _observe(pipe, "status_seconds", left, seconds_in_left)
-        if e2e_seconds is not None:
-            pipe.hincrby(f"{PREFIX}orders_finished", f"{order_type}|{to}", 1)
-            _observe(pipe, "end_to_end_seconds", order_type, e2e_seconds)
+        for move in transitions:
+            _observe(pipe, "status_seconds", move.left, move.seconds_in_left)
+            if move.e2e_seconds is not None:
+                pipe.hincrby(f"{PREFIX}orders_finished", f"{order_type}|{move.to}", 1)
+                _observe(pipe, "end_to_end_seconds", order_type, move.e2e_seconds)
         pipe.execute()
     except redis.RedisError as exc:
         logger.warning("metrics not recorded: %s", exc)

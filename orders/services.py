@@ -250,24 +250,23 @@ def _move(
         OrderEvent(id=event_id, order_id=order_id, seq=seq, status=step.to, data=step.data, created_at=now)
         for step, (event_id, seq, *_) in zip(steps, rows, strict=True)
     ]
-    # The run's events in one publish, ahead of their metrics on the background thread.
+    # The run's events in one publish, then their metrics in one round trip, on the background thread.
     after_commit(publish_order_events, events, background=True)
-    left = expected
-    for n, (step, (_, seq, order_type, created_at, entered)) in enumerate(zip(steps, rows, strict=True)):
+    transitions, left = [], expected
+    for n, (step, (_, seq, _, created_at, entered)) in enumerate(zip(steps, rows, strict=True)):
         logger.info("order moved to %s (seq %d)", step.to, seq, extra={"order_id": order_id})
-        after_commit(
-            partial(
-                metrics.record_transition,
-                order_type=order_type,
+        transitions.append(
+            metrics.Transition(
                 left=left,
                 to=step.to,
                 # Within a run, each status after the first is left in the statement that entered it.
                 seconds_in_left=(now - entered).total_seconds() if entered and n == 0 else 0.0,
                 e2e_seconds=(now - created_at).total_seconds() if step.to in TERMINAL else None,
-            ),
-            background=True,
+            )
         )
         left = step.to
+    order_type = rows[0][2]
+    after_commit(partial(metrics.record_transitions, order_type=order_type, transitions=transitions), background=True)
     return events
 
 

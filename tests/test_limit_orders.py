@@ -69,7 +69,7 @@ def test_a_limit_order_waits_without_being_queued(django_capture_on_commit_callb
 
     assert [(e.seq, e.status) for e in order.events.all()] == [(1, "pending"), (2, "waiting")]
     assert order.events.get(seq=2).data["limit_price"] == "95"
-    assert [c.__qualname__ for c in callbacks if c.__qualname__ != "record_transition"] == [
+    assert [c.__qualname__ for c in callbacks if c.__qualname__ != "record_transitions"] == [
         "publish_order_event",
         "publish_order_events",
     ]

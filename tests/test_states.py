@@ -77,9 +77,8 @@ def test_a_run_of_moves_makes_each_one_with_its_event_in_order(django_capture_on
     assert [(e.seq, e.status, e.data) for e in order.events.order_by("seq")] == [
         (e.seq, e.status, e.data) for e in events
     ]
-    # The three events go out together, in one publish, ahead of their metrics.
-    assert [c.__qualname__ for c in callbacks if "publish" in c.__qualname__] == ["publish_order_events"]
-    assert callbacks[0].__qualname__ == "publish_order_events"
+    # The three events go out together, in one publish, then their metrics in one round trip.
+    assert [c.__qualname__ for c in callbacks] == ["publish_order_events", "record_transitions"]
 
 
 @pytest.mark.parametrize(
