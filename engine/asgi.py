@@ -11,6 +11,7 @@ django_wsgi_app = get_wsgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
+from django.urls import reverse  # noqa: E402
 
 # Loaded now rather than at the first request, so that the views are frozen with the rest.
 import engine.urls  # noqa: E402, F401
@@ -22,7 +23,11 @@ from orders.ws_auth import BrowserOriginValidator, TokenAuthMiddleware  # noqa: 
 application = ProtocolTypeRouter(
     {
         "http": ThreadedWsgi(
-            django_wsgi_app, threads=settings.WEB_THREADS, max_body_bytes=settings.REQUEST_BODY_MAX_BYTES
+            django_wsgi_app,
+            threads=settings.WEB_THREADS,
+            max_body_bytes=settings.REQUEST_BODY_MAX_BYTES,
+            venue_threads=settings.WEB_VENUE_THREADS,
+            venue_paths=[reverse("quote-preview")],
         ),
         "websocket": BrowserOriginValidator(
             TokenAuthMiddleware(URLRouter(websocket_urlpatterns)),

@@ -24,16 +24,36 @@ class BodyTooLarge(Exception):
 
 
 class ThreadedWsgi:
-    """An ASGI app that answers HTTP with a WSGI app run on `threads` threads.
+    """An ASGI app that answers HTTP with a WSGI app run on `threads` threads, and the requests for
+    `venue_paths` on `venue_threads` threads of their own.
+
+    A request for one of `venue_paths` waits on the venues (a route preview: 200 ms at the seed's
+    pace) and holds its thread all that time. On a pool of its own it keeps no other request
+    waiting for a thread, and the main pool can stay as small as requests that only use the CPU,
+    PostgreSQL and Redis want: more of those at once only contend for the process's GIL.
 
     The answer is built in full before it is sent: the engine's answers are JSON documents, admin
     pages and static files, none of them a stream.
     """
 
-    def __init__(self, app: WsgiApp, *, threads: int, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        app: WsgiApp,
+        *,
+        threads: int,
+        max_body_bytes: int,
+        venue_threads: int = 0,
+        venue_paths: Iterable[str] = (),
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="http")
+        self.venue_paths = frozenset(path.rstrip("/") for path in venue_paths)
+        self.venue_pool = (
+            ThreadPoolExecutor(max_workers=venue_threads, thread_name_prefix="http-venue")
+            if venue_threads and self.venue_paths
+            else self.pool
+        )
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         # Refused before a byte of the body is read when its declared length is already too much.
@@ -49,7 +69,8 @@ class ThreadedWsgi:
         if body is None:  # the client went away before its request was complete
             return
         environ = wsgi_environ(scope, body)
-        answer = await asyncio.get_running_loop().run_in_executor(self.pool, self._handle, environ)
+        pool = self.venue_pool if scope["path"].rstrip("/") in self.venue_paths else self.pool
+        answer = await asyncio.get_running_loop().run_in_executor(pool, self._handle, environ)
         await _send(send, answer)
 
     async def _body(self, receive: Callable) -> bytes | None:

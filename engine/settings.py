@@ -89,9 +89,11 @@ WEBSOCKET_ALLOWED_ORIGINS = env.list("WEBSOCKET_ALLOWED_ORIGINS", default=[])
 REQUEST_BODY_MAX_BYTES = env.int("REQUEST_BODY_MAX_BYTES", default=16 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(REQUEST_BODY_MAX_BYTES, 2_621_440)
 # Threads per web process that run HTTP requests (engine/http.py). A request holds one while it waits
-# on PostgreSQL, Redis or a venue (a route preview), so there are more than CPUs; DB_POOL_SIZE
-# connections are shared among them and the WebSocket consumers.
-WEB_THREADS = env.int("WEB_THREADS", default=32)
+# on PostgreSQL or Redis, so there are more than CPUs, but few: more requests at once only contend
+# for the process's GIL. Route previews wait on the venues, on WEB_VENUE_THREADS threads of their
+# own. DB_POOL_SIZE connections are shared among them all and the WebSocket consumers.
+WEB_THREADS = env.int("WEB_THREADS", default=8)
+WEB_VENUE_THREADS = env.int("WEB_VENUE_THREADS", default=24)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

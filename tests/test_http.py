@@ -162,3 +162,37 @@ def test_a_chunked_body_over_the_limit_is_refused_over_daphne_and_stores_nothing
     assert response.status_code == 413
     assert response.json() == {"detail": "Request body is larger than 16384 bytes."}
     assert not Order.objects.exists()
+
+
+def test_a_request_waiting_on_the_venues_holds_no_thread_another_request_needs():
+    released = threading.Event()
+
+    def wsgi(environ, start_response):
+        if environ["PATH_INFO"] == "/api/quotes":
+            assert released.wait(5)  # a route preview, waiting for the venues' answers
+        start_response("200 OK", [])
+        return [environ["PATH_INFO"].encode()]
+
+    app = ThreadedWsgi(wsgi, threads=1, max_body_bytes=100, venue_threads=1, venue_paths=["/api/quotes"])
+
+    async def get(path: str) -> bytes:
+        sent = []
+
+        async def receive():
+            return {"type": "http.request", "body": b""}
+
+        async def send(message):
+            sent.append(message)
+
+        await app(SCOPE | {"method": "GET", "path": path, "headers": []}, receive, send)
+        return sent[1]["body"]
+
+    async def both() -> list[bytes]:
+        preview = asyncio.create_task(get("/api/quotes"))
+        # The main pool's one thread answers while the preview still waits on its own.
+        other = await asyncio.wait_for(get("/api/orders/"), 5)
+        assert not preview.done()
+        released.set()
+        return [other, await preview]
+
+    assert asyncio.run(both()) == [b"/api/orders/", b"/api/quotes"]
