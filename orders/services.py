@@ -265,8 +265,7 @@ def _move(
             )
         )
         left = step.to
-    order_type = rows[0][2]
-    after_commit(partial(metrics.record_transitions, order_type=order_type, transitions=transitions), background=True)
+    after_commit(partial(metrics.record_transitions, order_type=rows[0][2], transitions=transitions), background=True)
     return events
 
 

@@ -69,7 +69,7 @@ class Recorder:
         return Result([b"got ", body])
 
 
-def call(app, messages: list[dict], scope: dict | None = None) -> list[dict]:
+async def answer(app, messages: list[dict], scope: dict | None = None) -> list[dict]:
     """Run the ASGI app for one request whose body arrives as `messages`; the messages it sent."""
     sent: list[dict] = []
     incoming = list(messages)
@@ -80,8 +80,12 @@ def call(app, messages: list[dict], scope: dict | None = None) -> list[dict]:
     async def send(message):
         sent.append(message)
 
-    asyncio.run(app(scope or SCOPE | {"headers": [(b"content-type", b"text/plain")]}, receive, send))
+    await app(scope or SCOPE | {"headers": [(b"content-type", b"text/plain")]}, receive, send)
     return sent
+
+
+def call(app, messages: list[dict], scope: dict | None = None) -> list[dict]:
+    return asyncio.run(answer(app, messages, scope))
 
 
 def test_a_body_in_chunks_reaches_the_app_whole_and_the_answer_comes_back():
@@ -176,15 +180,9 @@ def test_a_request_waiting_on_the_venues_holds_no_thread_another_request_needs()
     app = ThreadedWsgi(wsgi, threads=1, max_body_bytes=100, venue_threads=1, venue_paths=["/api/quotes"])
 
     async def get(path: str) -> bytes:
-        sent = []
-
-        async def receive():
-            return {"type": "http.request", "body": b""}
-
-        async def send(message):
-            sent.append(message)
-
-        await app(SCOPE | {"method": "GET", "path": path, "headers": []}, receive, send)
+        sent = await answer(
+            app, [{"type": "http.request", "body": b""}], SCOPE | {"method": "GET", "path": path, "headers": []}
+        )
         return sent[1]["body"]
 
     async def both() -> list[bytes]:
