@@ -7,6 +7,8 @@ prepares each statement on its first run on a connection (DATABASES OPTIONS prep
 then only executes it. Django's own queries keep its client-side binding and are never prepared.
 """
 
+from collections.abc import Sequence
+
 import psycopg
 from django.db import connection
 from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
@@ -47,3 +49,15 @@ def prepared_raw(model: type[Model], statement: str, params: list) -> RawQuerySe
     """
     query = _PreparedRawQuery(statement, using=connection.alias, params=tuple(params))
     return RawQuerySet(statement, model=model, query=query, params=params, using=connection.alias)
+
+
+def columns(model: type[Model], *, of: str | None = None) -> str:
+    """The model's columns, quoted and in field order, as a statement names them (`of`: a table alias)."""
+    quote = connection.ops.quote_name
+    prefix = f"{of}." if of else ""
+    return ", ".join(prefix + quote(field.column) for field in model._meta.concrete_fields)
+
+
+def instance(model: type[Model], values: Sequence) -> Model:
+    """An instance of `model` from a row of its columns in field order, as the ORM builds one it read."""
+    return model.from_db(connection.alias, [field.attname for field in model._meta.concrete_fields], values)

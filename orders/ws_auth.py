@@ -11,7 +11,8 @@ from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
 from channels.security.websocket import OriginValidator
 from django.contrib.auth.models import AnonymousUser
-from rest_framework.authtoken.models import Token
+
+from orders.authentication import active_account
 
 TOKEN_SUBPROTOCOL = "token"
 
@@ -30,10 +31,7 @@ def token_key(scope) -> str | None:
 
 
 def _account_for(key: str | None):
-    if not key:
-        return AnonymousUser()
-    token = Token.objects.select_related("user").filter(key=key).first()
-    return token.user if token and token.user.is_active else AnonymousUser()
+    return active_account(key) or AnonymousUser()
 
 
 # On the loop's thread pool, not on the one thread database_sync_to_async shares by default: a burst

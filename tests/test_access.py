@@ -17,6 +17,7 @@ from tests.factories import AccountFactory, OrderFactory, TokenFactory
 pytestmark = pytest.mark.django_db
 
 BODY = {"tokenIn": "SOL", "tokenOut": "USDC", "amount": "1"}
+UNKNOWN = "6f1c1b7e-0000-4000-8000-000000000000"
 
 
 def client_of(token=None, key: str | None = None) -> APIClient:
@@ -51,7 +52,7 @@ def requests(order_id) -> list[tuple[str, str, dict | None]]:
 
 
 @pytest.mark.parametrize("index", range(4))
-@pytest.mark.parametrize("key", [None, "0" * 40, "not a token"])
+@pytest.mark.parametrize("key", [None, "0" * 40, "not a token", "a\x00b", "x" * 300])
 def test_every_endpoint_refuses_missing_or_invalid_credentials_with_401(order, index, key):
     method, path, body = requests(order.id)[index]
 
@@ -80,9 +81,9 @@ def test_another_accounts_order_is_answered_exactly_like_an_unknown_one(other, o
     client = client_of(other)
 
     theirs = client.get(f"/api/orders/{order.id}/")
-    unknown = client.get("/api/orders/6f1c1b7e-0000-4000-8000-000000000000/")
+    unknown = client.get(f"/api/orders/{UNKNOWN}/")
     cancel_theirs = client.post(f"/api/orders/{order.id}/cancel")
-    cancel_unknown = client.post("/api/orders/6f1c1b7e-0000-4000-8000-000000000000/cancel")
+    cancel_unknown = client.post(f"/api/orders/{UNKNOWN}/cancel")
 
     assert (theirs.status_code, theirs.json()) == (unknown.status_code, unknown.json()) == (404, unknown.json())
     assert (cancel_theirs.status_code, cancel_theirs.json()) == (404, cancel_unknown.json())
@@ -94,7 +95,10 @@ def test_inactive_accounts_token_is_refused(owner):
     owner.user.is_active = False
     owner.user.save()
 
-    assert client_of(owner).get("/api/orders/").status_code == 401
+    answers = [getattr(client_of(owner), method)(path, body, format="json") for method, path, body in requests(UNKNOWN)]
+
+    assert [(a.status_code, a.json()) for a in answers] == [(401, {"detail": "User inactive or deleted."})] * 4
+    assert not Order.objects.exists()
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 UNKNOWN = "6f1c1b7e-0000-4000-8000-000000000000"
 
 
-@pytest.mark.parametrize("token", ["", "0" * 40])
+@pytest.mark.parametrize("token", ["", "0" * 40, "%00", "x" * 300])
 @pytest.mark.parametrize("known", [True, False])
 def test_a_socket_without_a_valid_token_is_closed_with_4401_before_anything_is_sent(live, token, known):
     order_id = live.place()["orderId"] if known else UNKNOWN
