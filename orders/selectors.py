@@ -1,12 +1,43 @@
-"""Reads of orders and their events."""
+"""Reads of orders and their events.
+
+The reads behind every detail request and every subscriber (an order of an account, its status, its
+events) are prepared statements written once (orders/prepared.py): compiling them in the ORM cost
+more than running them.
+"""
 
 from collections.abc import Iterable
+from functools import cache
 from uuid import UUID
 
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import connection
 from django.db.models import QuerySet
 
 from orders.models import Order, OrderEvent
+from orders.prepared import columns, prepared_cursor, prepared_raw
+
+
+@cache
+def _of_account(selected: str) -> str:
+    quote, meta = connection.ops.quote_name, Order._meta
+    return (
+        f"SELECT {selected} FROM {quote(meta.db_table)} "
+        f"WHERE {quote(meta.pk.column)} = %s AND {quote(meta.get_field('account').column)} = %s"
+    )
+
+
+@cache
+def _events_after() -> str:
+    quote, meta = connection.ops.quote_name, OrderEvent._meta
+    seq = quote(meta.get_field("seq").column)
+    return (
+        f"SELECT {columns(OrderEvent)} FROM {quote(meta.db_table)} "
+        f"WHERE {quote(meta.get_field('order').column)} = %s AND {seq} > %s ORDER BY {seq}"
+    )
+
+
+def _order_pk(order_id: UUID | str) -> UUID:
+    return Order._meta.pk.get_db_prep_value(order_id, connection)
 
 
 def order_get(*, order_id: UUID | str) -> Order:
@@ -20,7 +51,11 @@ def order_exists(*, order_id: UUID | str, account: AbstractBaseUser) -> bool:
 
 def order_status_of(*, order_id: UUID | str, account: AbstractBaseUser) -> str | None:
     """The order's status, if it is `account`'s; None for another account's order, as for no order."""
-    return Order.objects.filter(pk=order_id, account=account).values_list("status", flat=True).first()
+    statement = _of_account(connection.ops.quote_name(Order._meta.get_field("status").column))
+    with prepared_cursor() as cursor:
+        cursor.execute(statement, (_order_pk(order_id), account.pk))
+        row = cursor.fetchone()
+    return None if row is None else row[0]
 
 
 def order_last_seqs(*, order_ids: Iterable[UUID | str]) -> dict[str, int]:
@@ -34,8 +69,17 @@ def order_list(*, account: AbstractBaseUser) -> QuerySet[Order]:
 
 
 def order_detail_get(*, order_id: UUID | str, account: AbstractBaseUser) -> Order:
-    return Order.objects.prefetch_related("events").get(pk=order_id, account=account)
+    """The order with its events read, as `prefetch_related("events")` leaves it: `order.events.all()`
+    runs no query. Raises Order.DoesNotExist unless the order is `account`'s."""
+    order = next(iter(prepared_raw(Order, _of_account(columns(Order)), [_order_pk(order_id), account.pk])), None)
+    if order is None:
+        raise Order.DoesNotExist("No order with this id belongs to the account.")
+    # What prefetch_related stores, filled by the prepared read instead of a compiled one.
+    events = order.events.all()
+    events._result_cache, events._prefetch_done = order_events_after(order_id=order.pk), True
+    order._prefetched_objects_cache = {Order.events.rel.cache_name: events}
+    return order
 
 
 def order_events_after(*, order_id: UUID | str, after: int = 0) -> list[OrderEvent]:
-    return list(OrderEvent.objects.filter(order_id=order_id, seq__gt=after).order_by("seq"))
+    return list(prepared_raw(OrderEvent, _events_after(), [_order_pk(order_id), after]))
