@@ -14,16 +14,25 @@ from django.db import connection
 from django.db.models import QuerySet
 
 from orders.models import Order, OrderEvent
-from orders.prepared import columns, prepared_cursor, prepared_raw
+from orders.prepared import columns, prepared_cursor, prepared_instances
 
 
-@cache
 def _of_account(selected: str) -> str:
     quote, meta = connection.ops.quote_name, Order._meta
     return (
         f"SELECT {selected} FROM {quote(meta.db_table)} "
         f"WHERE {quote(meta.pk.column)} = %s AND {quote(meta.get_field('account').column)} = %s"
     )
+
+
+@cache
+def _order_of_account() -> str:
+    return _of_account(columns(Order))
+
+
+@cache
+def _status_of_account() -> str:
+    return _of_account(connection.ops.quote_name(Order._meta.get_field("status").column))
 
 
 @cache
@@ -51,9 +60,8 @@ def order_exists(*, order_id: UUID | str, account: AbstractBaseUser) -> bool:
 
 def order_status_of(*, order_id: UUID | str, account: AbstractBaseUser) -> str | None:
     """The order's status, if it is `account`'s; None for another account's order, as for no order."""
-    statement = _of_account(connection.ops.quote_name(Order._meta.get_field("status").column))
     with prepared_cursor() as cursor:
-        cursor.execute(statement, (_order_pk(order_id), account.pk))
+        cursor.execute(_status_of_account(), (_order_pk(order_id), account.pk))
         row = cursor.fetchone()
     return None if row is None else row[0]
 
@@ -71,7 +79,7 @@ def order_list(*, account: AbstractBaseUser) -> QuerySet[Order]:
 def order_detail_get(*, order_id: UUID | str, account: AbstractBaseUser) -> Order:
     """The order with its events read, as `prefetch_related("events")` leaves it: `order.events.all()`
     runs no query. Raises Order.DoesNotExist unless the order is `account`'s."""
-    order = next(iter(prepared_raw(Order, _of_account(columns(Order)), [_order_pk(order_id), account.pk])), None)
+    order = next(iter(prepared_instances(Order, _order_of_account(), (_order_pk(order_id), account.pk))), None)
     if order is None:
         raise Order.DoesNotExist("No order with this id belongs to the account.")
     # What prefetch_related stores, filled by the prepared read instead of a compiled one.
@@ -82,4 +90,4 @@ def order_detail_get(*, order_id: UUID | str, account: AbstractBaseUser) -> Orde
 
 
 def order_events_after(*, order_id: UUID | str, after: int = 0) -> list[OrderEvent]:
-    return list(prepared_raw(OrderEvent, _events_after(), [_order_pk(order_id), after]))
+    return prepared_instances(OrderEvent, _events_after(), (_order_pk(order_id), after))

@@ -20,7 +20,7 @@ from orders import metrics
 from orders.background import run_in_background
 from orders.exceptions import AttemptTaken, InvalidTransition, NotCancellable, TooManyOpenOrders
 from orders.models import Order, OrderEvent, OrderType
-from orders.prepared import columns, prepared_cursor, prepared_raw
+from orders.prepared import columns, prepared_cursor, prepared_instances
 from orders.publisher import publish_order_event, publish_order_events
 from orders.states import CANCELLABLE, TERMINAL, Status, can_move
 
@@ -369,7 +369,7 @@ def order_begin_first_attempt(*, order_id: UUID | str) -> Order | None:
         f"WHERE id = %s AND status = %s AND attempts = 0 RETURNING {columns(Order)}"
     )
     params = [stall_deadline(), timezone.now(), meta.pk.get_db_prep_value(order_id, connection), str(Status.PENDING)]
-    return next(iter(prepared_raw(Order, sql, params)), None)
+    return next(iter(prepared_instances(Order, sql, params)), None)
 
 
 @transaction.atomic
