@@ -79,9 +79,10 @@ def order_list(*, account: AbstractBaseUser) -> QuerySet[Order]:
 def order_detail_get(*, order_id: UUID | str, account: AbstractBaseUser) -> Order:
     """The order with its events read, as `prefetch_related("events")` leaves it: `order.events.all()`
     runs no query. Raises Order.DoesNotExist unless the order is `account`'s."""
-    order = next(iter(prepared_instances(Order, _order_of_account(), (_order_pk(order_id), account.pk))), None)
-    if order is None:
+    found = prepared_instances(Order, _order_of_account(), (_order_pk(order_id), account.pk))
+    if not found:
         raise Order.DoesNotExist("No order with this id belongs to the account.")
+    [order] = found
     # What prefetch_related stores, filled by the prepared read instead of a compiled one.
     events = order.events.all()
     events._result_cache, events._prefetch_done = order_events_after(order_id=order.pk), True

@@ -369,7 +369,8 @@ def order_begin_first_attempt(*, order_id: UUID | str) -> Order | None:
         f"WHERE id = %s AND status = %s AND attempts = 0 RETURNING {columns(Order)}"
     )
     params = [stall_deadline(), timezone.now(), meta.pk.get_db_prep_value(order_id, connection), str(Status.PENDING)]
-    return next(iter(prepared_instances(Order, sql, params)), None)
+    counted = prepared_instances(Order, sql, params)
+    return counted[0] if counted else None
 
 
 @transaction.atomic
