@@ -7,7 +7,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
 
-from orders.states import Status
+from orders.states import OPEN, Status
 
 AMOUNT = {"max_digits": 38, "decimal_places": 18}
 
@@ -20,7 +20,11 @@ class OrderType(models.TextChoices):
 
 class Order(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    account = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders")
+    # Not indexed on its own: the account's indexes below all begin with it, and one index fewer is
+    # one fewer to write on every insert and every status move.
+    account = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders", db_index=False
+    )
     type = models.CharField(max_length=16, choices=OrderType.choices, default=OrderType.MARKET)
     token_in = models.CharField(max_length=16)
     token_out = models.CharField(max_length=16)
@@ -68,6 +72,9 @@ class Order(models.Model):
             models.Index(fields=["-created_at"], name="order_created_idx"),
             models.Index(fields=["account", "-created_at"], name="order_account_created_idx"),
             models.Index(fields=["account", "status"], name="order_account_status_idx"),
+            # What placing an order counts against the account's cap: its open orders alone, however
+            # long its history (orders.services._count_open_sql).
+            models.Index(fields=["account"], name="order_account_open_idx", condition=models.Q(status__in=OPEN)),
             models.Index(
                 fields=["token_in", "token_out"],
                 name="order_waiting_idx",

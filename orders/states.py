@@ -37,6 +37,10 @@ CANCELLABLE: frozenset[Status] = frozenset(
 
 TERMINAL: frozenset[Status] = frozenset(status for status, moves in ALLOWED_MOVES.items() if not moves)
 
+# Listed rather than "not terminal", in the order declared, so that a query of an account's open
+# orders names the statuses it reads and an index of exactly those serves it.
+OPEN: tuple[Status, ...] = tuple(status for status in Status if status not in TERMINAL)
+
 
 def can_move(current: str, to: str) -> bool:
     return Status(to) in ALLOWED_MOVES[Status(current)]

@@ -6,7 +6,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -188,6 +188,40 @@ def test_placing_an_order_is_one_lock_and_one_statement_storing_the_order_and_it
     order.last_error = "noted"
     order.save(update_fields=["last_error"])
     assert Order.objects.get().last_error == "noted"
+
+
+def _orders_rows_read() -> int:
+    """Rows of orders_order this transaction has read so far, by sequential and by index scans."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) FROM pg_stat_xact_user_tables "
+            "WHERE relname = %s",
+            [Order._meta.db_table],
+        )
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("plan", ["force_generic_plan", "force_custom_plan"])
+def test_placing_an_order_reads_the_accounts_open_orders_not_its_history(plan):
+    account = AccountFactory()
+    history = Order.objects.bulk_create(
+        [OrderFactory.build(account=account, status=Status.PENDING, last_seq=5) for _ in range(500)]
+    )
+    with connection.cursor() as cursor:
+        # Statistics from a burst, when most orders were open; they have all finished since.
+        cursor.execute("ANALYZE orders_order")
+        Order.objects.filter(id__in=[order.id for order in history]).update(status=Status.CONFIRMED)
+        cursor.execute("VACUUM orders_order")
+    open_orders = [OrderFactory(account=account, status=status) for status in (Status.WAITING, Status.SUBMITTED)]
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            # The statement is prepared: planned without its parameters' values, or with such statistics,
+            # a plan that reads every order of the account would read them for every order it places.
+            cursor.execute(f"SET LOCAL plan_cache_mode = {plan}")
+        before = _orders_rows_read()
+        order_create(account=account, token_in="SOL", token_out="USDC", amount=Decimal("1"))
+        assert _orders_rows_read() - before <= 2 * len(open_orders)
 
 
 @pytest.mark.django_db(transaction=True)
