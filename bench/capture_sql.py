@@ -1,6 +1,8 @@
 """`python -m bench.capture_sql TOKEN PATH...`: print, for each GET path, the SQL Django runs for it.
 
-Run with the engine's environment; one JSON line per path: {"path", "status", "queries": [sql, ...]}.
+Run with the engine's environment; one JSON line per path: {"path", "status", "queries": [sql, ...]}, then
+one for the count a new order runs against its account's cap: {"path": "count_open", "queries": [sql]},
+its account a `%s` placeholder.
 """
 
 import json
@@ -16,6 +18,9 @@ django.setup()
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
+
+from bench.history import COUNT_OPEN  # noqa: E402
+from orders.services import _count_open_sql  # noqa: E402
 
 
 def main(token: str, paths: list[str]) -> None:
@@ -34,6 +39,7 @@ def main(token: str, paths: list[str]) -> None:
                 }
             )
         )
+    print(json.dumps({"path": COUNT_OPEN, "queries": [_count_open_sql()]}))
 
 
 if __name__ == "__main__":

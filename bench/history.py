@@ -17,6 +17,8 @@ from bench.report import Section, percentile, spread, table
 P99 = 0.020  # seconds
 # Not a read, so not held to the reads' target: timed to show that placing an order does not slow with the history.
 PLACING = "`POST /api/orders/execute` by the same account"
+# bench.capture_sql's name for the count a new order runs against its account's cap.
+COUNT_OPEN = "count_open"
 DAYS = 90  # the history spans this many days, newest an hour ago
 PAIRS = [("SOL", "USDC")] * 6 + [("USDC", "SOL"), ("SOL", "USDT"), ("SOL", "BONK"), ("JUP", "USDC")]
 ORDER_COLUMNS = [
@@ -262,11 +264,22 @@ def capture_sql(engine: Engine, paths: list[str]) -> list[dict]:
 
 
 def explain(engine: Engine, captured: list[dict]) -> dict[str, list[str]]:
-    """EXPLAIN (ANALYZE, BUFFERS) of every statement on the orders tables, per path."""
+    """EXPLAIN (ANALYZE, BUFFERS) of every statement on the orders tables, per path; the count a new order
+    runs both as planned for its account and as planned once for any account (prepared, generic)."""
     plans = {}
     with psycopg.connect(engine.database_url, autocommit=True) as conn:
+        account_id = conn.execute("SELECT user_id FROM authtoken_token WHERE key = %s", [engine.token]).fetchone()[0]
         for item in captured:
             plans[item["path"]] = []
+            if item["path"] == COUNT_OPEN:
+                (sql,) = item["queries"]
+                conn.execute(f"PREPARE count_open (bigint) AS {sql.replace('%s', '$1')}")
+                for mode in ("force_custom_plan", "force_generic_plan"):
+                    conn.execute(f"SET plan_cache_mode = {mode}")
+                    rows = conn.execute(f"EXPLAIN (ANALYZE, BUFFERS) EXECUTE count_open ({int(account_id)})").fetchall()
+                    plan = "\n".join(row[0] for row in rows)
+                    plans[item["path"]].append(f"{sql}\n\n-- plan_cache_mode = {mode}\n{plan}")
+                continue
             for sql in item["queries"]:
                 if "orders_order" not in sql or not sql.lstrip().upper().startswith("SELECT"):
                     continue
@@ -334,7 +347,8 @@ def run_history(args) -> Section:
         "and its plans on the loaded tables:",
     ]
     for path, explained in plans.items():
-        lines += ["", f"<details><summary><code>GET {path}</code></summary>", ""]
+        title = "placing an order: the count of the account's open orders" if path == COUNT_OPEN else f"GET {path}"
+        lines += ["", f"<details><summary><code>{title}</code></summary>", ""]
         for text in explained:
             lines += ["```", text, "```", ""]
         lines.append("</details>")
