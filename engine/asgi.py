@@ -18,7 +18,7 @@ import engine.urls  # noqa: E402, F401
 from engine.http import ThreadedWsgi  # noqa: E402
 from engine.startup import freeze_startup_objects  # noqa: E402
 from orders.routing import websocket_urlpatterns  # noqa: E402
-from orders.ws_auth import BrowserOriginValidator, TokenAuthMiddleware  # noqa: E402
+from orders.ws_auth import BrowserOriginValidator  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
@@ -30,7 +30,7 @@ application = ProtocolTypeRouter(
             venue_paths=[reverse("quote-preview")],
         ),
         "websocket": BrowserOriginValidator(
-            TokenAuthMiddleware(URLRouter(websocket_urlpatterns)),
+            URLRouter(websocket_urlpatterns),
             [*settings.ALLOWED_HOSTS, *settings.WEBSOCKET_ALLOWED_ORIGINS],
         ),
     }

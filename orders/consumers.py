@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 import time
 from collections import deque
+from typing import NamedTuple
 from urllib.parse import parse_qs
 from uuid import UUID
 
@@ -13,14 +14,16 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from channels.utils import await_many_dispatch
 from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
 
 from orders import metrics
+from orders.authentication import active_account
 from orders.background import run_in_background
 from orders.fanout import order_event_hub
 from orders.publisher import event_message
 from orders.selectors import order_events_after, order_status_of
 from orders.states import TERMINAL
-from orders.ws_auth import offered_subprotocol
+from orders.ws_auth import offered_subprotocol, token_key
 
 
 class CloseCode:
@@ -49,15 +52,31 @@ def _in_thread_pool(func):
     return database_sync_to_async(func, thread_sensitive=False)
 
 
+class History(NamedTuple):
+    """What a new subscriber's one look-up finds: its account, and the order's stored events if it is theirs."""
+
+    account: AbstractBaseUser | None
+    events: list[dict] | None = None  # None when the order is not the account's
+    finished: bool = False  # whether the order had finished before its events were read
+
+
 @_in_thread_pool
-def _history(order_id: UUID, account, after: int) -> tuple[list[dict], bool] | None:
-    """The stored events after `after`, and whether the order had finished before they were read;
-    None when the order is not `account`'s. One look-up answers both, so a subscriber costs one hop."""
+def _history(order_id: UUID, key: str | None, after: int) -> History:
+    """The account `key` is the token of, and the stored events of its order after `after`: a subscriber
+    costs one hop to the thread pool, where looking its token up apart would take a second."""
+    account = active_account(key)
+    if account is None:
+        return History(None)
     # The status is read before the events: an order finished by then has its terminal event among them.
     status = order_status_of(order_id=order_id, account=account)
     if status is None:
-        return None
-    return [event_message(event) for event in order_events_after(order_id=order_id, after=after)], status in TERMINAL
+        return History(account)
+    events = [event_message(event) for event in order_events_after(order_id=order_id, after=after)]
+    return History(account, events, status in TERMINAL)
+
+
+# Only for a socket refused for its request: whether to say it is unauthenticated first.
+_account = _in_thread_pool(active_account)
 
 
 @_in_thread_pool
@@ -74,6 +93,7 @@ class OrderStreamConsumer(AsyncJsonWebsocketConsumer):
     order_id: UUID | None = None
     last_seq = 0
     finished = False
+    counted = False  # among the subscribers the metrics count
 
     async def __call__(self, scope, receive, send) -> None:
         """AsyncConsumer's, with the live events from the process's hub (orders.fanout) rather than from
@@ -100,43 +120,44 @@ class OrderStreamConsumer(AsyncJsonWebsocketConsumer):
         # When the latest messages of the client arrived, as many as make one over the budget.
         self.received_at: deque[float] = deque(maxlen=settings.WEBSOCKET_CLIENT_MESSAGE_BUDGET + 1)
         self.subprotocol = offered_subprotocol(self.scope)
-        account = self.scope["user"]
-        if not account.is_authenticated:
-            # Closed before anything is sent: not even whether the order exists.
-            await self.accept(self.subprotocol)
-            return await self.close(code=CloseCode.UNAUTHENTICATED)
+        key = token_key(self.scope)
         query = parse_qs(self.scope["query_string"].decode("latin-1"))
         raw_id = self.scope["url_route"]["kwargs"].get("order_id") or query.get("orderId", [""])[0]
+        after = query.get("after", ["0"])[0]
         try:
             order_id = UUID(raw_id)
         except ValueError:
-            return await self._refuse(CloseCode.BAD_REQUEST, f"orderId {raw_id[:64]!r} is not a UUID")
-        after = query.get("after", ["0"])[0]
+            return await self._refuse_request(key, f"orderId {raw_id[:64]!r} is not a UUID")
         if not after.isdigit() or len(after) > 9:
-            return await self._refuse(CloseCode.BAD_REQUEST, "after must be a non-negative integer")
+            return await self._refuse_request(key, "after must be a non-negative integer")
 
         # Join the group before reading history: an event committed meanwhile then arrives
-        # live or from the database, and the seq check drops whichever copy comes second. Whether
-        # the order is the account's is read with the history; until then nothing is sent, and
-        # a live event of it waits in the inbox (messages are handled one at a time), to be dropped.
+        # live or from the database, and the seq check drops whichever copy comes second. Whose
+        # token it is and whether the order is theirs are read with the history; until then nothing
+        # is sent, and a live event of the order waits in the inbox (messages are handled one at a
+        # time), to be dropped if it is not theirs.
         self.order_id = order_id
         self.last_seq = int(after)
         await order_event_hub().subscribe(str(order_id), self)
-        _count_subscriber(1)
         try:
             await self.accept(self.subprotocol)
-            history = await _history(order_id, account, self.last_seq)
-            if history is None:
+            history = await _history(order_id, key, self.last_seq)
+            if history.account is None:
+                # Closed before anything is sent: not even whether the order exists.
+                await self.disconnect(CloseCode.UNAUTHENTICATED)
+                return await self.close(code=CloseCode.UNAUTHENTICATED)
+            if history.events is None:
                 await self.disconnect(CloseCode.NOT_FOUND)
                 return await self._fail(CloseCode.NOT_FOUND, f"order {order_id} not found")
-            events, finished = history
-            for event in events:
+            self.counted = True
+            _count_subscriber(1)
+            for event in history.events:
                 await self._send_event(event)
         except BaseException:
             # The error ends this consumer, and no disconnect follows it: it leaves the hub now.
             await self.disconnect(CloseCode.DROPPED)
             raise
-        if finished and not self.finished:
+        if history.finished and not self.finished:
             # `after` is already past the last event.
             self.finished = True
             await self.close(code=CloseCode.FINISHED)
@@ -152,9 +173,11 @@ class OrderStreamConsumer(AsyncJsonWebsocketConsumer):
         raise StopConsumer()
 
     async def disconnect(self, code: int) -> None:
+        if self.counted:
+            self.counted = False
+            _count_subscriber(-1)
         if self.order_id is not None:
             order_id, self.order_id = self.order_id, None
-            _count_subscriber(-1)
             await order_event_hub().unsubscribe(str(order_id), self)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
@@ -204,10 +227,13 @@ class OrderStreamConsumer(AsyncJsonWebsocketConsumer):
             self.finished = True
             await self.close(code=CloseCode.FINISHED)
 
-    async def _refuse(self, code: int, reason: str) -> None:
-        # Accept first: a socket closed during the handshake only shows the client an HTTP 403.
+    async def _refuse_request(self, key: str | None, reason: str) -> None:
+        """Refuse a malformed request; an unauthenticated one is told only that. Accepted first: a socket
+        closed during the handshake only shows the client an HTTP 403."""
         await self.accept(self.subprotocol)
-        await self._fail(code, reason)
+        if await _account(key) is None:
+            return await self.close(code=CloseCode.UNAUTHENTICATED)
+        await self._fail(CloseCode.BAD_REQUEST, reason)
 
     async def _fail(self, code: int, reason: str) -> None:
         # daphne sends no close reason, so the reason travels in a message first.

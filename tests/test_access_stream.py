@@ -20,6 +20,17 @@ def test_a_socket_without_a_valid_token_is_closed_with_4401_before_anything_is_s
     assert (messages, stream.close_code) == ([], 4401)
 
 
+@pytest.mark.parametrize(
+    "path", ["/ws/orders/not-a-uuid/", "/api/orders/execute", f"/api/orders/execute?orderId={UNKNOWN}&after=-1"]
+)
+@pytest.mark.parametrize("token", ["", "0" * 40])
+def test_a_malformed_request_without_a_valid_token_is_told_only_that_it_is_unauthenticated(live, path, token):
+    with live.stream("", path=path, token=token) as stream:
+        messages = stream.collect()
+
+    assert (messages, stream.close_code) == ([], 4401)
+
+
 def test_the_owner_is_let_in_with_a_subprotocol_or_a_query_token(live):
     order_id = live.place()["orderId"]
     with live.stream(order_id) as by_subprotocol:

@@ -120,7 +120,7 @@ async def test_a_replay_from_the_hub_sends_the_stored_events_the_subscriber_miss
 async def test_a_subscriber_whose_history_cannot_be_read_leaves_the_hub(monkeypatch):
     order = await _order_with_events(Status.PENDING)
 
-    async def database_away(order_id, account, after):
+    async def database_away(order_id, key, after):
         raise ConnectionError("database away")
 
     monkeypatch.setattr("orders.consumers._history", database_away)
@@ -137,14 +137,14 @@ async def test_another_accounts_order_is_refused_leaves_the_hub_and_sends_none_o
     mallory = await database_sync_to_async(TokenFactory)()
     read = consumers._history
 
-    async def history_after_a_live_event(order_id, account, after):
+    async def history_after_a_live_event(order_id, key, after):
         # The socket is in the hub before the history tells whose order it is: a live event may be waiting.
         (socket,) = order_event_hub().orders[str(order_id)].subscribers
         live = await database_sync_to_async(order_transition)(
             order_id=order.id, expected=Status.ROUTING, to=Status.BUILDING
         )
         socket.inbox.put_nowait({"type": EVENT_TYPE, "event": event_message(live)})
-        return await read(order_id, account, after)
+        return await read(order_id, key, after)
 
     monkeypatch.setattr("orders.consumers._history", history_after_a_live_event)
     communicator = WebsocketCommunicator(application, f"/ws/orders/{order.id}/", subprotocols=["token", mallory.key])
