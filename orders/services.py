@@ -126,7 +126,7 @@ def _count_open_sql() -> str:
 
     Passed as a parameter, they left the planner blind to them whenever it planned the prepared
     statement without its values, or with statistics from when most orders were open: it then read
-    every order of the account (1,149 rows an order in `python -m bench capacity`). Written out, they
+    every order of the account (about a thousand rows an order in `python -m bench capacity`). Written out, they
     match order_account_open_idx, which holds the open orders alone.
     """
     meta = Order._meta
