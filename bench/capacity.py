@@ -7,11 +7,10 @@ from collections import Counter
 from pathlib import Path
 from statistics import median
 
-import httpx
 import psycopg
 
 from bench.engine import Engine, own_engine
-from bench.load import ORDER, OrderTiming, run_scenario, warm_up
+from bench.load import ORDER, OrderTiming, http_session, run_scenario, warm_up
 from bench.probes import (
     PG_COUNTERS,
     PG_STATS_SETTLE,
@@ -85,14 +84,12 @@ def _without_subscribers(engine: Engine, orders: int, time_limit: float) -> dict
 
     async def place() -> list[str]:
         slots = asyncio.Semaphore(CONNECTIONS)
-        headers = {"Authorization": f"Token {engine.token}"}
-        async with httpx.AsyncClient(base_url=engine.url, headers=headers, timeout=30) as client:
+        async with http_session(engine.url, token=engine.token) as client:
 
             async def one() -> str:
-                async with slots:
-                    response = await client.post("/api/orders/execute", json=ORDER)
-                response.raise_for_status()
-                return response.json()["orderId"]
+                async with slots, client.post("/api/orders/execute", json=ORDER) as response:
+                    response.raise_for_status()
+                    return (await response.json())["orderId"]
 
             return await asyncio.gather(*(one() for _ in range(orders)))
 

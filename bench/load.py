@@ -1,4 +1,9 @@
-"""Places orders over HTTP and follows each over its WebSocket stream to the terminal event."""
+"""Places orders over HTTP and follows each over its WebSocket stream to the terminal event.
+
+The client shares the engine's CPUs, so what it spends is taken from the engine: it places orders
+with aiohttp, whose POST costs about a fortieth of httpx's with 50 requests in flight (0.12 against
+5.1 ms of CPU per POST, on a server that only answers 201).
+"""
 
 import asyncio
 import contextlib
@@ -8,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import httpx
+import aiohttp
 from websockets.asyncio.client import connect
 
 CONNECTIONS = 50
@@ -60,9 +65,7 @@ async def run_scenario(
     ws_base = "ws" + base_url.removeprefix("http")
     timings = [OrderTiming() for _ in range(orders)]
     slots = asyncio.Semaphore(connections)
-    limits = httpx.Limits(max_connections=connections)
-    headers = {"Authorization": f"Token {token}"}
-    async with httpx.AsyncClient(base_url=base_url, headers=headers, limits=limits, timeout=HTTP_TIMEOUT) as client:
+    async with http_session(base_url, token=token, connections=connections) as client:
         progress = asyncio.create_task(_show_progress(name, timings, deadline))
         try:
             flight = asyncio.Semaphore(in_flight or orders)
@@ -86,17 +89,33 @@ async def run_scenario(
     return timings
 
 
+def http_session(base_url: str, *, token: str, connections: int = CONNECTIONS) -> aiohttp.ClientSession:
+    """A session sending the token, keeping at most `connections` connections open."""
+    return aiohttp.ClientSession(
+        base_url,
+        headers={"Authorization": f"Token {token}"},
+        connector=aiohttp.TCPConnector(limit=connections),
+        timeout=aiohttp.ClientTimeout(total=HTTP_TIMEOUT),
+    )
+
+
 async def _follow(
-    client: httpx.AsyncClient, ws_base: str, token: str, timing: OrderTiming, slots: asyncio.Semaphore, deadline: float
+    client: aiohttp.ClientSession,
+    ws_base: str,
+    token: str,
+    timing: OrderTiming,
+    slots: asyncio.Semaphore,
+    deadline: float,
 ) -> None:
     try:
         async with asyncio.timeout_at(deadline):
             async with slots:
                 timing.posted_at = time.time()
-                response = await client.post("/api/orders/execute", json=ORDER)
-                response.raise_for_status()
+                async with client.post("/api/orders/execute", json=ORDER) as response:
+                    response.raise_for_status()
+                    placed = await response.json()
             timing.accepted_at = time.time()
-            timing.order_id = response.json()["orderId"]
+            timing.order_id = placed["orderId"]
             timing.status = "pending"
             stream = f"{ws_base}/ws/orders/{timing.order_id}/"
             async with connect(stream, subprotocols=["token", token], open_timeout=HTTP_TIMEOUT) as socket:
@@ -113,18 +132,18 @@ async def _follow(
         timing.error = f"{type(exc).__name__}: {exc}"
 
 
-async def _fetch_events(client: httpx.AsyncClient, timing: OrderTiming, slots: asyncio.Semaphore) -> None:
+async def _fetch_events(client: aiohttp.ClientSession, timing: OrderTiming, slots: asyncio.Semaphore) -> None:
     try:
-        async with slots:
-            response = await client.get(f"/api/orders/{timing.order_id}/")
-        response.raise_for_status()
+        async with slots, client.get(f"/api/orders/{timing.order_id}/") as response:
+            response.raise_for_status()
+            order = await response.json()
         timing.events = [
             {
                 "status": event["status"],
                 "timestamp": datetime.fromisoformat(event["timestamp"]).timestamp(),
                 "venue_ms": (event.get("data") or {}).get("venueMs"),
             }
-            for event in response.json()["events"]
+            for event in order["events"]
         ]
     except Exception as exc:
         timing.error = timing.error or f"events not fetched: {type(exc).__name__}: {exc}"
