@@ -112,12 +112,24 @@ def _lock_account(account: AbstractBaseUser) -> None:
 
 def _insert_sql(obj: Order | OrderEvent) -> tuple[str, tuple]:
     """The ORM's own INSERT of `obj`, its fields' defaults and conversions applied; a serial id is left
-    to the database."""
-    meta = type(obj)._meta
-    query = sql.InsertQuery(type(obj))
-    query.insert_values([field for field in meta.local_concrete_fields if field is not meta.auto_field], [obj])
-    [(statement, params)] = query.get_compiler(connection=connection).as_sql()
-    return statement, tuple(params)
+    to the database.
+
+    The statement is compiled once per model: its text names the same columns for every instance, and
+    compiling it took longer than the rest of the insert. The values go through what the compiler
+    calls for each field (SQLInsertCompiler.pre_save_val and prepare_value), none being an expression.
+    """
+    statement, fields = _insert_statement(type(obj))
+    return statement, tuple(field.get_db_prep_save(field.pre_save(obj, add=True), connection) for field in fields)
+
+
+@cache
+def _insert_statement(model: type[Order] | type[OrderEvent]) -> tuple[str, tuple]:
+    meta = model._meta
+    fields = tuple(field for field in meta.local_concrete_fields if field is not meta.auto_field)
+    query = sql.InsertQuery(model)
+    query.insert_values(fields, [model()])
+    [(statement, _)] = query.get_compiler(connection=connection).as_sql()
+    return statement, fields
 
 
 @cache

@@ -4,9 +4,11 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from decimal import Decimal
+from unittest import mock
 
 import pytest
 from django.db import connection, connections, transaction
+from django.db.models import sql
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -14,9 +16,9 @@ from dex.errors import QuoteExpired
 from dex.ledger import swaps_for
 from orders.exceptions import TooManyOpenOrders
 from orders.execution import order_execute, retry_countdown
-from orders.models import Order, OrderType
+from orders.models import Order, OrderEvent, OrderType
 from orders.publisher import event_message
-from orders.services import order_begin_first_attempt, order_create, order_fail, order_record_failure
+from orders.services import _insert_sql, order_begin_first_attempt, order_create, order_fail, order_record_failure
 from orders.states import Status
 from tests.factories import AccountFactory, OrderFactory
 
@@ -188,6 +190,35 @@ def test_placing_an_order_is_one_lock_and_one_statement_storing_the_order_and_it
     order.last_error = "noted"
     order.save(update_fields=["last_error"])
     assert Order.objects.get().last_error == "noted"
+
+
+def _orm_insert(obj: Order | OrderEvent) -> str:
+    meta = type(obj)._meta
+    query = sql.InsertQuery(type(obj))
+    query.insert_values([field for field in meta.local_concrete_fields if field is not meta.auto_field], [obj])
+    [(statement, params)] = query.get_compiler(connection=connection).as_sql()
+    return connection.ops.compose_sql(statement, params)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"type": OrderType.MARKET, "route": {"legs": [{"venue": "raydium", "pool": "SOL/USDC"}]}},
+        {"type": OrderType.LIMIT, "limit_price": Decimal("101.25"), "expires_at": timezone.now()},
+        {"type": OrderType.SNIPER, "token_out": "NEWT", "max_price": Decimal("0.5"), "expires_at": timezone.now()},
+    ],
+    ids=["market", "limit", "sniper"],
+)
+def test_a_new_orders_insert_is_the_one_the_orm_compiles_for_it(fields):
+    order = Order(account=AccountFactory(), token_in="SOL", token_out="USDC", amount=Decimal("2.5"), last_seq=1)
+    for name, value in fields.items():
+        setattr(order, name, value)
+    event = OrderEvent(order=order, seq=1, status=Status.PENDING, data={"type": order.type, "note": ["é", 1.5]})
+    # Both stamp created_at and updated_at with the time of the call.
+    with mock.patch("django.utils.timezone.now", return_value=timezone.now()):
+        for obj in (order, event):
+            statement, params = _insert_sql(obj)
+            assert connection.ops.compose_sql(statement, params) == _orm_insert(obj)
 
 
 def _orders_rows_read() -> int:
