@@ -28,10 +28,16 @@ def _statement() -> str:
     )
 
 
+def plausible_key(key: str | None) -> bool:
+    """Whether `key` could be a token's: one too long could not, and PostgreSQL refuses a NUL in any
+    text, with an error."""
+    return bool(key) and len(key) <= Token._meta.pk.max_length and "\x00" not in key
+
+
 def token_owner(key: str) -> tuple[Token, AbstractBaseUser] | None:
     """The token with this key and its account, whether active or not; None for an unknown key."""
-    if len(key) > Token._meta.pk.max_length or "\x00" in key:
-        return None  # no token's key; and PostgreSQL refuses a NUL in any text, with an error
+    if not plausible_key(key):
+        return None
     with prepared_cursor() as cursor:
         cursor.execute(_statement(), (key,))
         row = cursor.fetchone()

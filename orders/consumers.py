@@ -21,7 +21,7 @@ from orders.authentication import active_account
 from orders.background import run_in_background
 from orders.fanout import order_event_hub
 from orders.publisher import event_message
-from orders.selectors import order_events_after, order_status_of
+from orders.selectors import order_events_after, order_stream_start
 from orders.states import TERMINAL
 from orders.ws_auth import offered_subprotocol, token_key
 
@@ -64,15 +64,10 @@ class History(NamedTuple):
 def _history(order_id: UUID, key: str | None, after: int) -> History:
     """The account `key` is the token of, and the stored events of its order after `after`: a subscriber
     costs one hop to the thread pool, where looking its token up apart would take a second."""
-    account = active_account(key)
-    if account is None:
-        return History(None)
-    # The status is read before the events: an order finished by then has its terminal event among them.
-    status = order_status_of(order_id=order_id, account=account)
-    if status is None:
-        return History(account)
-    events = [event_message(event) for event in order_events_after(order_id=order_id, after=after)]
-    return History(account, events, status in TERMINAL)
+    start = order_stream_start(key=key, order_id=order_id, after=after)
+    if start.account is None or start.status is None:
+        return History(start.account)
+    return History(start.account, [event_message(event) for event in start.events], start.status in TERMINAL)
 
 
 # Only for a socket refused for its request: whether to say it is unauthenticated first.

@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 
 from orders.authentication import active_account, token_owner
 from orders.models import Order
-from orders.selectors import order_detail_get, order_events_after, order_status_of
+from orders.selectors import StreamStart, order_detail_get, order_events_after, order_stream_start
 from orders.states import Status
 from tests.factories import AccountFactory, OrderEventFactory, OrderFactory, TokenFactory
 
@@ -41,8 +41,7 @@ def test_another_accounts_order_is_neither_shown_nor_its_status_told(order):
         order_detail_get(order_id=order.id, account=other)
     with pytest.raises(Order.DoesNotExist):
         order_detail_get(order_id=uuid.uuid4(), account=order.account)
-    assert order_status_of(order_id=order.id, account=other) is None
-    assert order_status_of(order_id=order.id, account=order.account) == "routing"
+    assert order_stream_start(key=TokenFactory(user=other).key, order_id=order.id, after=0) == StreamStart(other)
 
 
 def test_events_after_a_seq_are_the_later_ones_in_order(order):
@@ -63,3 +62,33 @@ def test_a_token_names_its_account_active_or_not_and_nothing_else_does():
     assert token_owner(inactive.key)[1].pk == inactive.user.pk
     assert active_account(token.key).pk == token.user.pk
     assert [active_account(key) for key in (inactive.key, None, "", "0" * 40, "a\x00b", "x" * 41)] == [None] * 6
+
+
+def test_a_subscriber_is_told_its_account_and_its_orders_status_and_events_in_one_statement(order):
+    token = TokenFactory(user=order.account)
+
+    with CaptureQueriesContext(connection) as queries:
+        start = order_stream_start(key=token.key, order_id=order.id, after=1)
+
+    assert len(queries) == 1
+    assert (start.account.pk, start.status) == (order.account.pk, "routing")
+    assert [(event.seq, event.order_id, event.data) for event in start.events] == [
+        (2, order.id, {"n": 2}),
+        (3, order.id, {"n": 3}),
+    ]
+
+
+def test_a_subscriber_past_the_last_event_or_of_an_unknown_order_is_told_no_events(order):
+    key = TokenFactory(user=order.account).key
+
+    assert order_stream_start(key=key, order_id=order.id, after=3) == StreamStart(order.account, "routing")
+    assert order_stream_start(key=key, order_id=uuid.uuid4(), after=0) == StreamStart(order.account)
+
+
+def test_a_subscriber_without_an_active_accounts_token_is_told_nothing(order):
+    key = TokenFactory(user=order.account).key
+    order.account.is_active = False
+    order.account.save(update_fields=["is_active"])
+
+    for each in (key, None, "", "0" * 40, "a\x00b", "x" * 41):
+        assert order_stream_start(key=each, order_id=order.id, after=0) == StreamStart(None)
