@@ -9,6 +9,7 @@ from statistics import median
 
 import psycopg
 
+from bench import floor
 from bench.engine import Engine, own_engine
 from bench.load import ORDER, OrderTiming, http_session, run_scenario, warm_up
 from bench.probes import (
@@ -242,6 +243,10 @@ def run_capacity(args, results: Path) -> Section:
                     flush=True,
                 )
                 raw["profile"] = _profiled_batch(engine, results, stamp)
+    print("  the stack's floor: a POST, a WebSocket and a Celery task with nothing of the engine in them", flush=True)
+    raw["floor"] = floor.measure()
+    busiest = str(max(args.capacity_workers))
+    engine_ms = sum(raw[busiest]["per_order"]["cpu_ms"].values())
     lines = [
         "## Engine capacity: venues instant",
         "",
@@ -257,6 +262,8 @@ def run_capacity(args, results: Path) -> Section:
         "statistics; Redis figures are `INFO commandstats` deltas. The channel layer has a Redis of its own, so "
         "its counts are the channel layer's round trips alone. Both include beat's periodic jobs (about one "
         "cheap query a second).",
+        "",
+        *floor.floor_lines(raw["floor"], engine_ms=engine_ms, workers=int(busiest)),
     ]
     profile = raw.get("profile")
     if profile:

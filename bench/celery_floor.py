@@ -1,4 +1,5 @@
-"""The Celery hop alone: how long a task takes from `delay()` to its start with nothing of the engine in it.
+"""The Celery hop alone: how long a task takes from `delay()` to its start, and the CPU it costs, with nothing
+of the engine in it.
 
 A Celery app of its own, set up as the engine's (Redis broker, JSON, late acknowledgement, prefetch 1, a
 prefork pool of the same concurrency, task events for Flower, the sent event), runs a task that only notes
@@ -6,12 +7,14 @@ when it started, on a Redis of its own set up as `make run`'s broker. What this 
 order's overhead, however fast the engine's own code.
 """
 
+import contextlib
 import functools
 import os
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import redis
@@ -52,39 +55,48 @@ def started(sent: float) -> None:
     _store().rpush(STARTED, at - sent)
 
 
-def measure(*, concurrency: int, tasks: int = 200, interval: float = 0.03) -> dict:
-    """Start a Redis and a worker, send `tasks` tasks `interval` apart, stop both; `delay()`'s own time and the
-    time from before `delay()` to the task's start, in seconds."""
+@contextlib.contextmanager
+def _redis_and_worker(concurrency: int) -> Iterator[tuple[redis.Redis, subprocess.Popen, Path, int]]:
+    """A Redis and a worker of this module's app, the worker past a first round of tasks; its log, the Redis's pid."""
     # Imported here: importing the engine package also connects the engine's Celery signal handlers, which
     # the worker of this module must not have.
     from engine.devservers import EmbeddedRedis, free_port
 
     with tempfile.TemporaryDirectory(prefix="engine-bench-celery-") as folder:
         server = EmbeddedRedis(Path(folder), free_port()).start()
+        log = Path(folder) / "worker.log"
         try:
-            return _measure(
-                server.url, Path(folder) / "worker.log", concurrency=concurrency, tasks=tasks, interval=interval
-            )
+            app.conf.broker_url = server.url
+            store = redis.Redis.from_url(server.url)
+            env = {name: value for name, value in os.environ.items() if name != "DJANGO_SETTINGS_MODULE"}
+            env["BENCH_CELERY_FLOOR_BROKER"] = server.url
+            command = [sys.executable, "-m", "celery", "-A", "bench.celery_floor", "worker", "-P", "prefork"]
+            command += ["-c", str(concurrency), "-l", "warning", "-n", "bench-floor@%h"]
+            root = Path(__file__).resolve().parent.parent
+            with open(log, "wb") as output:
+                worker = subprocess.Popen(command, cwd=root, env=env, stdout=output, stderr=subprocess.STDOUT)
+            try:
+                # Ready once it has run a first round of tasks, which also warms its pool up.
+                for _ in range(2 * concurrency):
+                    started.delay(time.time())
+                _wait_for(store, 2 * concurrency, worker, log, READY_TIMEOUT)
+                store.delete(STARTED)
+                yield store, worker, log, server.process.pid
+            finally:
+                worker.terminate()
+                try:
+                    worker.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    worker.kill()
+                    worker.wait()
         finally:
             server.stop()
 
 
-def _measure(broker: str, log: Path, *, concurrency: int, tasks: int, interval: float) -> dict:
-    app.conf.broker_url = broker
-    store = redis.Redis.from_url(broker)
-    env = {name: value for name, value in os.environ.items() if name != "DJANGO_SETTINGS_MODULE"}
-    env["BENCH_CELERY_FLOOR_BROKER"] = broker
-    command = [sys.executable, "-m", "celery", "-A", "bench.celery_floor", "worker", "-P", "prefork"]
-    command += ["-c", str(concurrency), "-l", "warning", "-n", "bench-floor@%h"]
-    root = Path(__file__).resolve().parent.parent
-    with open(log, "wb") as output:
-        worker = subprocess.Popen(command, cwd=root, env=env, stdout=output, stderr=subprocess.STDOUT)
-    try:
-        # Ready once it has run a first round of tasks, which also warms its pool up.
-        for _ in range(2 * concurrency):
-            started.delay(time.time())
-        _wait_for(store, 2 * concurrency, worker, log, READY_TIMEOUT)
-        store.delete(STARTED)
+def measure(*, concurrency: int, tasks: int = 200, interval: float = 0.03) -> dict:
+    """Send `tasks` tasks `interval` apart to a Redis and a worker of their own; `delay()`'s own time and the
+    time from before `delay()` to the task's start, in seconds."""
+    with _redis_and_worker(concurrency) as (store, worker, log, _):
         sends = []
         for _ in range(tasks):
             before = time.time()
@@ -93,14 +105,39 @@ def _measure(broker: str, log: Path, *, concurrency: int, tasks: int, interval: 
             time.sleep(interval)
         _wait_for(store, tasks, worker, log, 30)
         to_start = [float(value) for value in store.lrange(STARTED, 0, -1)]
-    finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
     return {"tasks": tasks, "delay": sends, "to_start": to_start}
+
+
+def cpu_per_task(*, concurrency: int, tasks: int = 2000) -> dict[str, float]:
+    """CPU milliseconds per task of the sender (`delay()`), the worker (its main and pool processes) and
+    Redis, with `tasks` tasks sent as fast as `delay()` returns."""
+    import psutil
+
+    with _redis_and_worker(concurrency) as (store, worker, log, redis_pid):
+        processes = {"worker": psutil.Process(worker.pid), "redis": psutil.Process(redis_pid)}
+
+        def used() -> dict[str, float]:
+            seconds = {name: _tree_seconds(process) for name, process in processes.items()}
+            return {**seconds, "sender": sum(psutil.Process().cpu_times()[:2])}
+
+        before = used()
+        for _ in range(tasks):
+            started.delay(time.time())
+        sent = used()["sender"]
+        _wait_for(store, tasks, worker, log, 120)
+        after = {**used(), "sender": sent}
+    return {name: (after[name] - before[name]) * 1000 / tasks for name in before}
+
+
+def _tree_seconds(process) -> float:
+    """User and system CPU seconds of a process and its children."""
+    import psutil
+
+    total = sum(process.cpu_times()[:2])
+    for child in process.children(recursive=True):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            total += sum(child.cpu_times()[:2])
+    return total
 
 
 def _wait_for(store: redis.Redis, count: int, worker: subprocess.Popen, log: Path, seconds: float) -> None:
