@@ -18,7 +18,6 @@ from django.contrib.auth.base_user import AbstractBaseUser
 
 from orders import metrics
 from orders.authentication import active_account
-from orders.background import run_in_background
 from orders.fanout import order_event_hub
 from orders.publisher import event_message
 from orders.selectors import order_events_after, order_stream_start
@@ -81,7 +80,7 @@ def _events_after(order_id: UUID, after: int) -> list[dict]:
 
 def _count_subscriber(amount: int) -> None:
     # Counted on the background thread: a socket need not wait for Redis to count itself.
-    run_in_background(metrics.count, "websocket_subscribers", "", amount)
+    metrics.count_soon("websocket_subscribers", "", amount)
 
 
 class OrderStreamConsumer(AsyncJsonWebsocketConsumer):

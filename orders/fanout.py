@@ -78,7 +78,7 @@ class OrderEventHub:
             try:
                 # Joined again on every subscription, not only the first: that renews the membership,
                 # which the layer forgets after its group expiry however many subscribers come and go.
-                await self.layer.group_add(order_group(order_id), self.channel)
+                await self.source.join(order_group(order_id))
             except BaseException:
                 order.subscribers.discard(subscriber)
                 raise
@@ -150,7 +150,7 @@ class OrderEventHub:
             delay = min(delay * 2, RETRY_MAX_SECONDS)
             try:
                 for order_id in [order_id for order_id, order in self.orders.items() if order.subscribers]:
-                    await self.layer.group_add(order_group(order_id), self.channel)
+                    await self.source.join(order_group(order_id))
             except Exception as exc:
                 error = exc
                 continue

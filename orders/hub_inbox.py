@@ -10,6 +10,7 @@ needs none, as a read that fails makes every subscriber fill its gap from the da
 (orders.fanout).
 """
 
+import time
 import uuid
 
 import redis.asyncio as redis
@@ -32,6 +33,9 @@ class LayerInbox:
 
     async def receive(self) -> list[dict]:
         return [await self.layer.receive(self.channel)]
+
+    async def join(self, group: str) -> None:
+        await self.layer.group_add(group, self.channel)
 
 
 class RedisInbox:
@@ -56,6 +60,16 @@ class RedisInbox:
 
     async def new_channel(self) -> str:
         return self.channel
+
+    async def join(self, group: str) -> None:
+        """The layer's group_add, in one round trip where it takes two: the membership, then its expiry."""
+        layer = self.layer
+        assert layer.require_valid_group_name(group), "Group name not valid"
+        key = layer._group_key(group)
+        async with layer.connection(layer.consistent_hash(group)).pipeline(transaction=False) as pipe:
+            pipe.zadd(key, {self.channel: time.time()})
+            pipe.expire(key, layer.group_expiry)
+            await pipe.execute()
 
     async def receive(self) -> list[dict]:
         """The messages waiting, oldest first; at least one, unless BLOCK_SECONDS pass without any."""

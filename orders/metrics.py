@@ -8,6 +8,9 @@ fail the order it describes.
 import functools
 import logging
 import math
+import os
+import threading
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
@@ -15,6 +18,8 @@ import redis
 from django.conf import settings
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
+
+from orders.background import run_in_background
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +78,52 @@ def count(name: str, label: str = "", amount: int = 1) -> None:
         _redis().hincrby(f"{PREFIX}{name}", label, amount)
     except redis.RedisError as exc:
         logger.warning("metrics not recorded: %s", exc)
+
+
+_pending: Counter = Counter()  # (name, label): the amount added here and not yet sent
+_pending_lock = threading.Lock()
+_flush_handed_over = False
+
+
+def count_soon(name: str, label: str = "", amount: int = 1) -> None:
+    """Add to a counter from the process's background thread, without waiting for Redis.
+
+    What is added until the background thread gets to it goes in one round trip: a subscriber that
+    comes and one that goes meanwhile cancel out, where each used to cost a round trip of its own.
+    """
+    global _flush_handed_over
+    with _pending_lock:
+        _pending[name, label] += amount
+        if _flush_handed_over:
+            return
+        _flush_handed_over = True
+    run_in_background(_flush_pending)
+
+
+def _flush_pending() -> None:
+    global _flush_handed_over
+    with _pending_lock:
+        amounts = [(name, label, amount) for (name, label), amount in _pending.items() if amount]
+        _pending.clear()
+        _flush_handed_over = False
+    if not amounts:
+        return
+    try:
+        pipe = _redis().pipeline(transaction=False)
+        for name, label, amount in amounts:
+            pipe.hincrby(f"{PREFIX}{name}", label, amount)
+        pipe.execute()
+    except redis.RedisError as exc:
+        logger.warning("metrics not recorded: %s", exc)
+
+
+def _forget_pending_after_fork() -> None:
+    # A forked child counts from nothing, and the lock may have been held by a thread the child lacks.
+    global _pending, _pending_lock, _flush_handed_over
+    _pending, _pending_lock, _flush_handed_over = Counter(), threading.Lock(), False
+
+
+os.register_at_fork(after_in_child=_forget_pending_after_fork)
 
 
 class EngineCollector(Collector):

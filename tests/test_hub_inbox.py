@@ -81,3 +81,33 @@ def test_the_inbox_takes_only_its_own_messages_and_the_layers_channels_keep_thei
         assert await inbox.client.zcard(inbox.key) == 0
 
     asyncio.run(scenario())
+
+
+def test_joining_a_group_stores_the_membership_and_expiry_the_layers_group_add_stores(layer):
+    async def scenario():
+        inbox = RedisInbox(layer)
+        admin = redis.Redis.from_url(layer.hosts[0]["address"])
+        key = layer._group_key(GROUP)
+
+        async def commands() -> int:
+            stats = await admin.info("commandstats")
+            return sum(stats.get(f"cmdstat_{name}", {}).get("calls", 0) for name in ("zadd", "expire"))
+
+        before = await commands()
+        await inbox.join(GROUP)
+        joined = await admin.zrange(key, 0, -1, withscores=True)
+        expiry = await admin.ttl(key)
+        await layer.group_discard(GROUP, inbox.channel)
+        await layer.group_add(GROUP, inbox.channel)
+
+        # The same two commands each way, the join's sent together.
+        assert await commands() - before == 4
+        assert [member for member, _ in joined] == [inbox.channel.encode()]
+        assert [member for member, _ in await admin.zrange(key, 0, -1, withscores=True)] == [inbox.channel.encode()]
+        assert layer.group_expiry - 2 <= expiry <= layer.group_expiry
+        # A message sent to the group reaches the inbox that joined it.
+        await layer.group_send(GROUP, _event(3))
+        assert await asyncio.wait_for(inbox.receive(), 5) == [_event(3)]
+        await admin.aclose()
+
+    asyncio.run(scenario())

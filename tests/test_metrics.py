@@ -1,11 +1,14 @@
 """/metrics: Prometheus text whose counters move as orders confirm and fail."""
 
+import contextlib
 import re
+import threading
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from orders.background import wait_for_background
+from orders import metrics
+from orders.background import run_in_background, wait_for_background
 from orders.execution import order_execute
 from orders.services import order_fail
 from orders.states import Status
@@ -65,3 +68,40 @@ def test_metrics_are_prometheus_text_with_help_lines(client):
         "engine_queue_depth",
     ):
         assert re.search(rf"^# HELP {name} ", text, re.M), name
+
+
+@contextlib.contextmanager
+def background_thread_busy():
+    """Keep the process's background thread busy until the block ends, then wait for what was handed over."""
+    busy, release = threading.Event(), threading.Event()
+    run_in_background(lambda: (busy.set(), release.wait(5)))
+    assert busy.wait(5)
+    try:
+        yield
+    finally:
+        release.set()
+    assert wait_for_background(5)
+
+
+def hincrby_calls(store) -> int:
+    return store.info("commandstats").get("cmdstat_hincrby", {}).get("calls", 0)
+
+
+def test_counts_added_before_the_background_thread_gets_to_them_go_in_one_round_trip(client):
+    store = metrics._redis()
+    key = f"{metrics.PREFIX}websocket_subscribers"
+    before, calls = float(store.hget(key, "") or 0), hincrby_calls(store)
+
+    with background_thread_busy():
+        # Two sockets come, one goes, and one comes and goes.
+        for amount in (1, 1, -1, 1, -1):
+            metrics.count_soon("websocket_subscribers", "", amount)
+
+    assert float(store.hget(key, "")) == before + 1
+    assert hincrby_calls(store) - calls == 1
+    assert scrape(client)[("engine_websocket_subscribers", ())] == before + 1
+    with background_thread_busy():
+        metrics.count_soon("websocket_subscribers", "", 1)
+        metrics.count_soon("websocket_subscribers", "", -1)
+    # A socket that came and went meanwhile cost no round trip at all.
+    assert hincrby_calls(store) - calls == 1
