@@ -111,33 +111,18 @@ def measure(*, concurrency: int, tasks: int = 200, interval: float = 0.03) -> di
 def cpu_per_task(*, concurrency: int, tasks: int = 2000) -> dict[str, float]:
     """CPU milliseconds per task of the sender (`delay()`), the worker (its main and pool processes) and
     Redis, with `tasks` tasks sent as fast as `delay()` returns."""
-    import psutil
+    from bench.probes import cpu_seconds
 
     with _redis_and_worker(concurrency) as (store, worker, log, redis_pid):
-        processes = {"worker": psutil.Process(worker.pid), "redis": psutil.Process(redis_pid)}
-
-        def used() -> dict[str, float]:
-            seconds = {name: _tree_seconds(process) for name, process in processes.items()}
-            return {**seconds, "sender": sum(psutil.Process().cpu_times()[:2])}
-
-        before = used()
+        processes = {"worker": worker.pid, "redis": redis_pid}
+        before = cpu_seconds(processes, {})
         for _ in range(tasks):
             started.delay(time.time())
-        sent = used()["sender"]
+        sent = cpu_seconds(processes, {})["client"]
         _wait_for(store, tasks, worker, log, 120)
-        after = {**used(), "sender": sent}
-    return {name: (after[name] - before[name]) * 1000 / tasks for name in before}
-
-
-def _tree_seconds(process) -> float:
-    """User and system CPU seconds of a process and its children."""
-    import psutil
-
-    total = sum(process.cpu_times()[:2])
-    for child in process.children(recursive=True):
-        with contextlib.suppress(psutil.NoSuchProcess):
-            total += sum(child.cpu_times()[:2])
-    return total
+        after = {**cpu_seconds(processes, {}), "client": sent}
+    used = {name: (after[name] - before[name]) * 1000 / tasks for name in before}
+    return {"worker": used["worker"], "redis": used["redis"], "sender": used["client"]}
 
 
 def _wait_for(store: redis.Redis, count: int, worker: subprocess.Popen, log: Path, seconds: float) -> None:

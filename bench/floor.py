@@ -15,12 +15,13 @@ import time
 from pathlib import Path
 
 import aiohttp
-import psutil
 from websockets.asyncio.client import connect
 
 from bench import celery_floor
 from bench.floor_app import EVENTS, ORDER_ID
 from bench.load import ORDER
+from bench.probes import cpu_seconds
+from bench.report import cpu_ms
 
 CONNECTIONS = 50
 WARM_UP = 100
@@ -39,7 +40,7 @@ def measure(*, requests: int = 2000, tasks: int = 2000, concurrency: int = 2) ->
     )
     try:
         _wait_for_port(port, daphne)
-        web = asyncio.run(_web(f"127.0.0.1:{port}", psutil.Process(daphne.pid), requests))
+        web = asyncio.run(_web(f"127.0.0.1:{port}", daphne.pid, requests))
     finally:
         daphne.terminate()
         daphne.wait(timeout=30)
@@ -59,9 +60,8 @@ def _wait_for_port(port: int, process: subprocess.Popen) -> None:
     raise RuntimeError(f"the floor's daphne did not listen on {port} within {STARTUP_SECONDS} s")
 
 
-async def _web(address: str, daphne: psutil.Process, count: int) -> dict[str, dict[str, float]]:
+async def _web(address: str, daphne: int, count: int) -> dict[str, dict[str, float]]:
     slots = asyncio.Semaphore(CONNECTIONS)
-    client = psutil.Process()
     async with aiohttp.ClientSession(f"http://{address}", connector=aiohttp.TCPConnector(limit=CONNECTIONS)) as http:
 
         async def post() -> None:
@@ -78,18 +78,10 @@ async def _web(address: str, daphne: psutil.Process, count: int) -> dict[str, di
         figures = {}
         for name, one in (("post", post), ("session", session)):
             await asyncio.gather(*(one() for _ in range(WARM_UP)))
-            before = (_seconds(daphne), _seconds(client))
+            before = cpu_seconds({"daphne": daphne}, {})
             await asyncio.gather(*(one() for _ in range(count)))
-            after = (_seconds(daphne), _seconds(client))
-            figures[name] = {
-                "daphne": (after[0] - before[0]) * 1000 / count,
-                "client": (after[1] - before[1]) * 1000 / count,
-            }
+            figures[name] = cpu_ms(before, cpu_seconds({"daphne": daphne}, {}), count)
     return figures
-
-
-def _seconds(process: psutil.Process) -> float:
-    return sum(process.cpu_times()[:2])
 
 
 def floor_lines(
